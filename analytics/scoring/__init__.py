@@ -1,0 +1,1 @@
+"""Scoring: retrieval, backends (offline, openai), validation schema and the pipeline."""

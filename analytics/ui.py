@@ -1,0 +1,127 @@
+"""Streamlit view helpers shared by every page: the sidebar, cached loaders, empty states.
+
+Pages stay thin: they call ``sidebar()`` for the shared filters, load data through the
+cached functions here (which call ``analytics.store.queries``), and draw figures built
+by ``analytics.charts``. The filters live in ``st.query_params`` so a URL reopens a view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from analytics.config import Topic, TopicError, available_topics, get_settings, load_topic
+from analytics.store import queries, session_scope
+
+SOURCES = ("news", "youtube", "reddit")
+WINDOWS = {"30d": 30, "90d": 90, "180d": 180, "1y": 365, "all": None}
+
+
+@dataclass(frozen=True)
+class View:
+    """The shared filters of the sidebar."""
+
+    topic: Topic
+    window: str
+    start: dt.date | None
+    end: dt.date | None
+    sources: tuple[str, ...]
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def data_range(topic: str) -> tuple[dt.date, dt.date] | None:
+    with session_scope() as session:
+        frame = queries.documents_frame(session, topic)
+    if frame.empty:
+        return None
+    return frame["published_at"].min().date(), frame["published_at"].max().date()
+
+
+def _param(name: str, default: str) -> str:
+    return st.query_params.get(name, default)
+
+
+def sidebar() -> View | None:
+    """Draw the shared filters; return None (after saying why) when no topic loads."""
+    settings = get_settings()
+    topics = available_topics(settings) or [settings.topic]
+    with st.sidebar:
+        st.markdown("### Filters")
+        topic_name = st.selectbox(
+            "Topic", topics, index=_index(topics, _param("topic", settings.topic)), key="topic")
+        window = st.selectbox("Window (ending at the newest document)", list(WINDOWS),
+                              index=_index(list(WINDOWS), _param("window", "all")), key="window")
+        chosen = [s for s in _param("sources", ",".join(SOURCES)).split(",") if s in SOURCES]
+        sources = st.multiselect("Sources", SOURCES, default=chosen or list(SOURCES),
+                                 key="sources")
+    st.query_params.update({"topic": topic_name, "window": window,
+                            "sources": ",".join(sources)})
+    try:
+        topic = load_topic(topic_name, settings)
+    except TopicError as exc:
+        st.error(f"{exc} Fix the topic file, then reload the page.")
+        return None
+    start, end = _window_dates(topic.name, window)
+    return View(topic, window, start, end, tuple(sources) or SOURCES)
+
+
+def _index(options: list[str], value: str) -> int:
+    return options.index(value) if value in options else 0
+
+
+def _window_dates(topic: str, window: str) -> tuple[dt.date | None, dt.date | None]:
+    bounds = data_range(topic)
+    days = WINDOWS.get(window)
+    if bounds is None or days is None:
+        return None, None
+    return bounds[1] - dt.timedelta(days=days - 1), bounds[1]
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_documents(topic: str, sources: tuple[str, ...], start, end) -> pd.DataFrame:  # noqa: ANN001
+    with session_scope() as session:
+        return queries.documents_frame(session, topic, sources, start, end)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_scored(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
+                start, end) -> pd.DataFrame:  # noqa: ANN001
+    with session_scope() as session:
+        return queries.scored_frame(session, topic, score_keys, sources, start, end)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_truth(topic: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.demo_truth_frame(session, topic)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_status(topic: str) -> dict:
+    with session_scope() as session:
+        return {
+            "counts": queries.topic_counts(session, topic),
+            "is_demo": queries.is_demo(session, topic),
+            "backends": queries.scoring_backends(session, topic),
+            "runs": queries.runs_frame(session, limit=10),
+        }
+
+
+def demo_banner(status: dict) -> None:
+    if status["is_demo"]:
+        st.info("**Demo data — offline scorer.** These documents are synthetic (generated "
+                "by the demo provider with a known latent opinion path) and were scored by "
+                "the offline heuristic backend, not an LLM.", icon="🧪")
+
+
+def empty_state(what: str, command: str) -> None:
+    """One sentence telling the user what to run when there is nothing to show."""
+    st.warning(f"{what} Run `{command}` (or use the Sources page), then reload.")
+
+
+def view_label(view: View) -> str:
+    span = "all dates" if view.start is None else f"{view.start} → {view.end}"
+    return f"{view.topic.title} · {span} · {', '.join(view.sources)}"

@@ -1,0 +1,15 @@
+"""Streamlit entry point: shared page config and navigation over pages/.
+
+Run: ``streamlit run app.py``. Each page is one thin file in pages/ that reads through
+``analytics`` and draws figures from ``analytics.charts``. Add a page = one file + one line.
+"""
+
+import streamlit as st
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
+    st.Page("pages/documents.py", title="Documents", icon="📰"),
+]
+
+st.set_page_config(page_title="Opinion analytics", page_icon="📊", layout="wide")
+st.navigation(PAGES).run()
