@@ -183,6 +183,23 @@ class GoldLabel(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class GoldSample(Base):
+    """One document drawn into a validation sample (a ``runs`` row of kind
+    ``validation_sample`` holds the design), with its known inclusion probability."""
+
+    __tablename__ = "gold_sample"
+    __table_args__ = (UniqueConstraint("run_id", "document_id", name="uq_gold_sample_run_doc"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    stratum: Mapped[str] = mapped_column(String(64))  # "all" or "<source>|<YYYY-MM>"
+    position: Mapped[int] = mapped_column(Integer)  # random coding order
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class DemoTruth(Base):
     """Known latent daily value of each score in the synthetic demo corpus."""
 
