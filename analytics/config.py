@@ -103,9 +103,163 @@ class Settings(BaseSettings):
         description="At most this many comments (highest-liked first) are scored with a document.",
     )
 
+    # --- ingestion: shared HTTP layer -------------------------------------------------
+    http_timeout_s: float = Field(
+        default=20.0, description="Timeout in seconds for one HTTP request (connect and read)."
+    )
+    http_max_retries: int = Field(
+        default=4,
+        description="Retries of one request after a 5xx, a 429, a connection error or a "
+        "truncated/invalid JSON body (other 4xx are never retried).",
+    )
+    http_backoff_base_s: float = Field(
+        default=1.0, description="First wait of the exponential backoff between retries (s)."
+    )
+    http_backoff_max_s: float = Field(
+        default=60.0, description="Longest wait of the exponential backoff between retries (s)."
+    )
+    http_retry_after_max_s: float = Field(
+        default=300.0,
+        description="Cap on a server's Retry-After wait (s); a longer wait is cut to this.",
+    )
+    http_user_agent: str = Field(
+        default="opinion-analytics/0.1 (+https://example.org/opinion-analytics)",
+        description="User-Agent sent with every request (Reddit requires a descriptive one).",
+    )
+    ingest_batch_size: int = Field(
+        default=100, description="Documents written per transaction during an ingest run."
+    )
+    initial_lookback_days: int = Field(
+        default=7,
+        description="Window of a source's first scheduled run (later runs start where the "
+        "last successful run of that source ended).",
+    )
+    news_providers: list[str] = Field(
+        default=["gdelt", "google", "rss"],
+        description="Providers the scheduled run uses for the topic's 'news' source (google "
+        "is skipped without its key, rss without feeds).",
+    )
+    cron_schedule: str = Field(
+        default="0 */6 * * *",
+        description="Crontab schedule printed by `python -m analytics cron`.",
+    )
+
+    # --- ingestion: article pages -----------------------------------------------------
+    article_fetch_workers: int = Field(
+        default=4, description="Article pages fetched and extracted in parallel."
+    )
+    article_requests_per_second: float = Field(
+        default=2.0, description="Request rate limit per news web site when fetching pages."
+    )
+    article_max_bytes: int = Field(
+        default=5_000_000, description="Article pages larger than this are skipped (bytes)."
+    )
+    refetch_known_articles: bool = Field(
+        default=False,
+        description="Fetch and extract an article page again even when its canonical URL "
+        "is already stored (off: known URLs are counted as unchanged without a request).",
+    )
+    near_duplicate_threshold: float = Field(
+        default=0.8,
+        description="Estimated Jaccard similarity of word shingles above which a news "
+        "article is linked to an earlier one as a syndicated copy (duplicate_of).",
+    )
+
+    # --- ingestion: GDELT DOC 2.0 ------------------------------------------------------
+    gdelt_base_url: str = Field(
+        default="https://api.gdeltproject.org/api/v2/doc/doc",
+        description="GDELT DOC 2.0 API endpoint.",
+    )
+    gdelt_requests_per_second: float = Field(
+        default=0.2, description="Request rate limit for the GDELT API (it asks for 1 per 5 s)."
+    )
+    gdelt_slice_hours: float = Field(
+        default=6.0,
+        description="Length of one GDELT time slice; a slice that hits the record cap is "
+        "split in halves so no article is silently dropped.",
+    )
+    gdelt_min_slice_minutes: float = Field(
+        default=15.0, description="Shortest GDELT slice; a full one at this length is logged."
+    )
+    gdelt_max_records: int = Field(
+        default=250, description="maxrecords per GDELT call (the API's cap is 250)."
+    )
+
+    # --- ingestion: Google Programmable Search -----------------------------------------
+    google_base_url: str = Field(
+        default="https://www.googleapis.com/customsearch/v1",
+        description="Google Custom Search JSON API endpoint.",
+    )
+    google_engine_id: str | None = Field(
+        default=None, description="Programmable Search Engine id (the `cx` parameter)."
+    )
+    google_requests_per_second: float = Field(
+        default=1.0, description="Request rate limit for the Google Custom Search API."
+    )
+    google_max_results: int = Field(
+        default=100, description="Results fetched per query (the API stops at 100)."
+    )
+
+    # --- ingestion: RSS/Atom -----------------------------------------------------------
+    rss_requests_per_second: float = Field(
+        default=1.0, description="Request rate limit when downloading RSS/Atom feeds."
+    )
+
+    # --- ingestion: YouTube Data API v3 ------------------------------------------------
+    youtube_base_url: str = Field(
+        default="https://www.googleapis.com/youtube/v3",
+        description="YouTube Data API v3 base URL.",
+    )
+    youtube_daily_quota: int = Field(
+        default=10_000,
+        description="Quota units the product may spend per day (Pacific time, as Google "
+        "counts); a run stops cleanly before exceeding it (search = 100, list = 1).",
+    )
+    youtube_requests_per_second: float = Field(
+        default=5.0, description="Request rate limit for the YouTube Data API."
+    )
+    youtube_max_videos_per_query: int = Field(
+        default=100, description="Videos collected per query and window (search pages of 50)."
+    )
+    youtube_max_comment_pages: int = Field(
+        default=10, description="commentThreads pages (100 threads each) fetched per video."
+    )
+
+    # --- ingestion: Reddit -------------------------------------------------------------
+    reddit_base_url: str = Field(
+        default="https://oauth.reddit.com", description="Reddit OAuth API base URL."
+    )
+    reddit_auth_url: str = Field(
+        default="https://www.reddit.com/api/v1/access_token",
+        description="Reddit OAuth token endpoint (application-only client credentials).",
+    )
+    reddit_client_id: str | None = Field(
+        default=None, description="Reddit app client id (reddit.com/prefs/apps, 'script' app)."
+    )
+    reddit_requests_per_second: float = Field(
+        default=1.0, description="Request rate limit for Reddit (it allows 100 per minute)."
+    )
+    reddit_max_submissions_per_query: int = Field(
+        default=100, description="Submissions collected per query (and subreddit) and window."
+    )
+    reddit_more_comments_limit: int = Field(
+        default=10,
+        description="'More comments' expansions (morechildren calls, 100 comments each) per "
+        "submission; 0 keeps only the comments of the first page.",
+    )
+
     # --- secrets (never stored in the database, logs or exports) ----------------------
     openai_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible scoring endpoint."
+    )
+    google_api_key: SecretStr | None = Field(
+        default=None, description="API key for the Google Custom Search JSON API."
+    )
+    youtube_api_key: SecretStr | None = Field(
+        default=None, description="API key for the YouTube Data API v3."
+    )
+    reddit_client_secret: SecretStr | None = Field(
+        default=None, description="Reddit app client secret."
     )
 
     @classmethod
