@@ -248,6 +248,24 @@ class Settings(BaseSettings):
         "submission; 0 keeps only the comments of the first page.",
     )
 
+    # --- validation (human gold labels, bias-corrected trends) -------------------------
+    validation_sampling: Literal["simple", "stratified"] = Field(
+        default="stratified",
+        description="How the validation sample is drawn: 'simple' random, or 'stratified' "
+        "by source and month (proportional allocation); inclusion probabilities are stored.",
+    )
+    validation_sample_size: int = Field(
+        default=300, ge=1, description="Documents drawn into a new validation sample."
+    )
+    validation_min_per_stratum: int = Field(
+        default=2, ge=0,
+        description="Stratified sampling: at least this many documents from every source x "
+        "month stratum (small strata get a higher, still known, inclusion probability).",
+    )
+    validation_seed: int = Field(
+        default=2024, description="RNG seed of the validation sample (recorded with it)."
+    )
+
     # --- secrets (never stored in the database, logs or exports) ----------------------
     openai_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible scoring endpoint."
