@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from analytics.config import Settings, Topic
@@ -22,23 +24,76 @@ class Option:
     help: str
 
 
+def _nothing_known(source: str, external_ids: Iterable[str]) -> set[str]:
+    return set()
+
+
+@dataclass
+class RunContext:
+    """What a provider reports to the runner besides the documents it yields.
+
+    The runner creates one per run and passes it as the ``context`` option; it ends up in
+    the run record (failed counts by reason, quota units, why the run stopped early).
+    """
+
+    failures: Counter = field(default_factory=Counter)  # reason -> documents
+    quota_units: int = 0
+    quota_budget: int | None = None  # units this run may still spend (None: no budget)
+    stopped: str | None = None  # set when the provider stopped early but cleanly
+    skipped_known: int = 0  # listed items already stored, not fetched again
+    notes: list[str] = field(default_factory=list)
+    known_ids: Callable[[str, Iterable[str]], set[str]] = _nothing_known
+    progress: Callable[[str], None] | None = None  # a short line for the UI/CLI
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def fail(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.failures[reason] += n
+
+    def spend(self, units: int) -> None:
+        with self._lock:
+            self.quota_units += units
+
+    def can_spend(self, units: int) -> bool:
+        return self.quota_budget is None or self.quota_units + units <= self.quota_budget
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        if self.progress:
+            self.progress(message)
+
+
 class Provider(Protocol):
     name: ClassVar[str]
     source: ClassVar[str]  # news | youtube | reddit
     options: ClassVar[tuple[Option, ...]]
+    # Settings that must be set before the provider can run (shown on the Sources page).
+    credentials: ClassVar[tuple[str, ...]]
 
-    def __init__(self, settings: Settings, **options: Any) -> None: ...
+    def __init__(self, settings: Settings, context: RunContext | None = None,
+                 **options: Any) -> None: ...
 
     def fetch(
         self, topic: Topic, query: str | None, since: dt.datetime, until: dt.datetime
     ) -> Iterator[DocumentRecord]:
-        """Yield documents (with their comments) for one query and time window."""
+        """Yield documents (with their comments) for one query (None: the topic's own
+        queries for this provider) and time window."""
         ...
 
 
 # name -> "module:Class"; imported lazily so a provider's dependencies load only when used.
 PROVIDERS: dict[str, str] = {
     "demo": "analytics.ingest.demo:DemoProvider",
+    "gdelt": "analytics.ingest.gdelt:GdeltProvider",
+    "google": "analytics.ingest.google:GoogleSearchProvider",
+    "rss": "analytics.ingest.rss:RssProvider",
+    "file": "analytics.ingest.file:FileImportProvider",
+    "youtube": "analytics.ingest.youtube:YouTubeProvider",
+    "reddit": "analytics.ingest.reddit:RedditProvider",
 }
 
 

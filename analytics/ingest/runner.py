@@ -1,14 +1,29 @@
-"""Runs a provider and writes what it yields, one transaction per batch, with a runs row."""
+"""Runs a provider and writes what it yields, one transaction per batch, with a runs row.
+
+The run record's counts: ``fetched`` (items the provider listed: yielded documents plus
+known URLs it did not fetch again), ``new``, ``updated``, ``unchanged``, ``duplicate``
+(new syndicated copies, linked through ``duplicate_of``), ``failed`` (items skipped, by
+reason in ``failures``) and ``quota`` (API units spent). Status: ``ok``, ``partial`` (the
+provider stopped early but cleanly, e.g. the YouTube quota; ``error`` says why) or
+``failed``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
+from sqlalchemy import select
+
+from analytics.config import Settings, Topic, get_settings
+from analytics.ingest import dedup
+from analytics.ingest.base import RunContext, provider_class
 from analytics.store import session_scope
+from analytics.store.models import Document, Run
 from analytics.store.records import DocumentRecord
-from analytics.store.models import Run
 from analytics.store.writes import UpsertCounts, finish_run, start_run, upsert_documents
 
 ProgressCallback = Callable[[int], None]
@@ -18,6 +33,59 @@ def _batches(records: Iterable[DocumentRecord], size: int) -> Iterator[list[Docu
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def known_ids_reader(database_url: str | None) -> Callable[[str, Iterable[str]], set[str]]:
+    """A function telling which external ids of a source are already stored."""
+
+    def known(source: str, external_ids: Iterable[str]) -> set[str]:
+        ids = list(external_ids)
+        found: set[str] = set()
+        with session_scope(database_url) as session:
+            for start in range(0, len(ids), 500):
+                found.update(session.scalars(select(Document.external_id).where(
+                    Document.source == source,
+                    Document.external_id.in_(ids[start:start + 500]))))
+        return found
+
+    return known
+
+
+class SyndicationLinker:
+    """Marks news records that are near-duplicates of an original (stored or earlier in
+    this run); the upsert then links them through ``duplicate_of``."""
+
+    def __init__(self, topic: str, threshold: float, database_url: str | None):
+        self.topic, self.database_url = topic, database_url
+        self.index = dedup.NearDuplicateIndex(threshold)
+        self.loaded = False
+
+    def _load(self) -> None:
+        with session_scope(self.database_url) as session:
+            rows = session.execute(select(Document.external_id, Document.meta).where(
+                Document.source == "news", Document.topic == self.topic,
+                Document.duplicate_of.is_(None)))
+            for external_id, meta in rows:
+                sig = dedup.decode((meta or {}).get("minhash", "")) if meta else None
+                if sig is not None:
+                    self.index.add(external_id, sig)
+        self.loaded = True
+
+    def mark(self, records: list[DocumentRecord]) -> None:
+        for record in records:
+            if record.source != "news":
+                continue
+            if not self.loaded:
+                self._load()
+            sig = dedup.signature(record.text)
+            if sig is None:
+                continue
+            record.meta["minhash"] = dedup.encode(sig)
+            original = self.index.match(record.external_id, sig)
+            if original is not None:
+                record.duplicate_of_external_id = original
+            else:
+                self.index.add(record.external_id, sig)
 
 
 def ingest_records(
@@ -30,32 +98,119 @@ def ingest_records(
     batch_size: int = 200,
     progress: ProgressCallback | None = None,
     database_url: str | None = None,
+    context: RunContext | None = None,
+    near_duplicate_threshold: float | None = None,
 ) -> tuple[int, UpsertCounts]:
     """Upsert records batch by batch; a failure keeps every batch already committed."""
     with session_scope(database_url) as session:
         run_id = start_run(session, kind, topic, provider, parameters).id
     counts = UpsertCounts()
+    linker = (SyndicationLinker(topic, near_duplicate_threshold, database_url)
+              if near_duplicate_threshold is not None else None)
     fetched = 0
     try:
         for batch in _batches(records, batch_size):
+            if linker:
+                linker.mark(batch)
             with session_scope(database_url) as session:
                 counts.add(upsert_documents(session, batch, run_id))
             fetched += len(batch)
             if progress:
                 progress(len(batch))
     except BaseException as exc:
-        _close(run_id, "failed", fetched, counts, f"{type(exc).__name__}: {exc}", database_url)
+        _close(run_id, "failed", fetched, counts, context, _describe(exc), database_url)
         raise
-    _close(run_id, "ok", fetched, counts, None, database_url)
+    status = "partial" if context and context.stopped else "ok"
+    _close(run_id, status, fetched, counts, context, context.stopped if context else None,
+           database_url)
     return run_id, counts
 
 
-def _close(run_id: int, status: str, fetched: int, counts: UpsertCounts, error: str | None,
-           database_url: str | None) -> None:
+def _describe(exc: BaseException) -> str:
+    from analytics.ingest.http import IngestError
+
+    return str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+
+
+def run_counts(fetched: int, counts: UpsertCounts, context: RunContext | None) -> dict:
+    values: dict[str, Any] = {"fetched": fetched, **counts.as_dict(), "failed": 0}
+    if context is not None:
+        values["fetched"] += context.skipped_known + context.failed
+        values["unchanged"] += context.skipped_known
+        values["failed"] = context.failed
+        values["failures"] = dict(context.failures)
+        values["quota"] = context.quota_units
+        if context.notes:
+            values["notes"] = context.notes[-20:]
+    return values
+
+
+def _close(run_id: int, status: str, fetched: int, counts: UpsertCounts,
+           context: RunContext | None, error: str | None, database_url: str | None) -> None:
     with session_scope(database_url) as session:
         run = session.get(Run, run_id)
-        finish_run(run, status, {"fetched": fetched, **counts.as_dict(), "failed": 0}, error)
+        finish_run(run, status, run_counts(fetched, counts, context), error)
 
 
 def utc_day(value: dt.date) -> dt.datetime:
     return dt.datetime.combine(value, dt.time(0), dt.UTC)
+
+
+# --- running one provider ----------------------------------------------------------------
+
+@dataclass
+class IngestResult:
+    run_id: int
+    status: str
+    counts: dict[str, Any]
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        c = self.counts
+        text = (f"run {self.run_id} {self.status}: fetched {c.get('fetched', 0)}, new "
+                f"{c.get('new', 0)}, updated {c.get('updated', 0)}, unchanged "
+                f"{c.get('unchanged', 0)}, duplicate {c.get('duplicate', 0)}, failed "
+                f"{c.get('failed', 0)}")
+        if c.get("quota"):
+            text += f", quota {c['quota']} units"
+        return text + (f" — {self.error}" if self.error else "")
+
+
+def run_provider(
+    name: str,
+    topic: Topic,
+    *,
+    query: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    options: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    progress: ProgressCallback | None = None,
+    notes: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Run one provider for a topic and window and store what it yields (one runs row).
+
+    Errors a user can cause (missing key, quota, unreachable service) are raised as
+    ``IngestError`` after the run row is closed as failed; committed batches stay.
+    """
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    cls = provider_class(name)
+    if getattr(cls, "needs_window", True):  # a file import takes everything by default
+        until = until or dt.datetime.now(dt.UTC)
+        since = since or until - dt.timedelta(days=settings.initial_lookback_days)
+    context = RunContext(known_ids=known_ids_reader(url), progress=notes)
+    provider = cls(settings, context=context, database_url=url, **(options or {}))
+    parameters = {"query": query, "since": since and since.isoformat(),
+                  "until": until and until.isoformat(),
+                  "options": {k: str(v) for k, v in (options or {}).items()}}
+    run_id, _ = ingest_records(
+        provider.fetch(topic, query, since, until), topic=topic.name, provider=name,
+        parameters=parameters, batch_size=settings.ingest_batch_size, progress=progress,
+        database_url=url, context=context, near_duplicate_threshold=settings.near_duplicate_threshold)
+    with session_scope(url) as session:
+        run = session.get(Run, run_id)
+        return IngestResult(run_id, run.status, dict(run.counts), run.error,
+                            list(context.notes))

@@ -41,6 +41,8 @@ class DocumentRecord:
     lang: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     comments: list[CommentRecord] = field(default_factory=list)
+    # external id (same source) of the original this record is a near-duplicate of
+    duplicate_of_external_id: str | None = None
 
     @property
     def content_hash(self) -> str:
