@@ -51,14 +51,38 @@ def demo(topic: str = typer.Option(None, help="Topic name (default: the configur
 @app.command()
 def score(topic: str = typer.Option(None, help="Topic name."),
           backend: str = typer.Option(None, help="Scoring backend (default: setting)."),
-          limit: int = typer.Option(None, help="Score at most this many documents.")):
+          limit: int = typer.Option(None, help="Score at most this many documents."),
+          dry_run: bool = typer.Option(False, "--dry-run",
+                                       help="Print the number of calls and the estimated cost; "
+                                       "send nothing."),
+          budget: float = typer.Option(None, help="Cost cap of this run in USD (default: "
+                                       "setting scoring_budget_usd).")):
     """Score every document that has no analysis for the current backend configuration."""
-    from analytics.scoring.pipeline import score_topic
+    from analytics.scoring.base import ScoringAbort
+    from analytics.scoring.pipeline import estimate_run, score_topic
 
-    bar = tqdm(desc="score", unit="doc")
-    result = score_topic(_topic(topic), backend_name=backend, limit=limit, progress=bar.update)
-    bar.close()
+    topic_obj = _topic(topic)
+    try:
+        if dry_run:
+            est = estimate_run(topic_obj, backend_name=backend, limit=limit)
+            price = "" if est.price_known else " (model price unknown: add it to openai_prices)"
+            console.print(
+                f"Dry run, backend {est.backend}, model {est.model}: {est.documents} pending "
+                f"document(s), {est.cached} from cache, {est.calls} call(s); about "
+                f"{est.tokens_in:,} input + {est.tokens_out:,} output tokens; estimated cost "
+                f"${est.cost_usd:.4f} (at most ${est.cost_max_usd:.4f} if every answer used "
+                f"max tokens; repairs add calls){price}.")
+            return
+        bar = tqdm(desc="score", unit="doc")
+        result = score_topic(topic_obj, backend_name=backend, limit=limit, progress=bar.update,
+                             budget_usd=budget)
+        bar.close()
+    except ScoringAbort as exc:
+        console.print(f"[red]Scoring stopped:[/red] {exc}")
+        raise typer.Exit(1) from exc
     console.print(result.counts())
+    if result.stopped:
+        console.print(f"[yellow]Stopped: {result.stopped}[/yellow]")
     if result.errors:
         console.print(f"[yellow]{len(result.errors)} failure(s); first: {result.errors[0]}[/yellow]")
 
@@ -89,6 +113,75 @@ def status(topic: str = typer.Option(None, help="Topic name.")):
         table.add_row(str(run.id), run.kind, str(run.provider), run.status,
                       f"{run.started_at:%Y-%m-%d %H:%M}", str(run.counts))
     console.print(table)
+
+
+from analytics.validation_cli import validate_app
+
+app.add_typer(validate_app, name="validate")
+
+
+def _when(value: str | None):
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        console.print(f"[red]Error:[/red] '{value}' is not a date (use YYYY-MM-DD[THH:MM]).")
+        raise typer.Exit(2) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@app.command()
+def ingest(source: str = typer.Option(..., help="Provider: gdelt|google|rss|file|youtube|reddit."),
+           topic: str = typer.Option(None, help="Topic name."),
+           query: str = typer.Option(None, help="One query (default: the topic's queries)."),
+           since: str = typer.Option(None, help="Window start, UTC (default: 7 days ago)."),
+           until: str = typer.Option(None, help="Window end, UTC (default: now)."),
+           path: str = typer.Option(None, help="File to import (source 'file')."),
+           option: list[str] = typer.Option(  # noqa: B008
+               None, help="Provider option NAME=VALUE, e.g. preset=reddit_comments "
+               "(repeatable).")):
+    """Fetch documents from one provider and store them (one runs row, batch transactions)."""
+    from analytics.ingest.base import UnknownProviderError
+    from analytics.ingest.http import IngestError
+    from analytics.ingest.runner import run_provider
+
+    options = dict(item.split("=", 1) for item in option or [] if "=" in item)
+    if path:
+        options["path"] = path
+    bar = tqdm(desc=f"ingest {source}", unit="doc")
+    try:
+        result = run_provider(source, _topic(topic), query=query, since=_when(since),
+                              until=_when(until), options=options, progress=bar.update,
+                              notes=lambda line: bar.write(line))
+    except (IngestError, UnknownProviderError) as exc:
+        bar.close()
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    bar.close()
+    console.print(result.summary())
+
+
+@app.command("scheduled-run")
+def scheduled_run_command(topic: str = typer.Option(None, help="Topic name.")):
+    """Ingest every configured source since its last successful run, then score (cron)."""
+    from analytics.ingest.scheduled import AlreadyRunningError, scheduled_run
+
+    try:
+        scheduled_run(_topic(topic), echo=console.print)
+    except AlreadyRunningError as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        raise typer.Exit(3) from exc
+
+
+@app.command()
+def cron():
+    """Print the crontab line that installs the scheduled run (see docs/INGESTION.md)."""
+    from analytics.ingest.scheduled import cron_line
+
+    typer.echo(cron_line())
 
 
 def main() -> None:
