@@ -103,6 +103,67 @@ class Settings(BaseSettings):
         description="At most this many comments (highest-liked first) are scored with a document.",
     )
 
+    # --- scoring: OpenAI-compatible endpoint (backend 'openai') ------------------------
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="Base URL of the OpenAI-compatible API (OpenAI, Azure OpenAI, Ollama "
+        "http://localhost:11434/v1, vLLM, llama.cpp server).",
+    )
+    openai_model: str = Field(
+        default="gpt-4o-mini", description="Chat model used for level-1 scoring and level-2 "
+        "summaries by the 'openai' backend.",
+    )
+    openai_embedding_model: str | None = Field(
+        default=None,
+        description="Embeddings model of the endpoint (/v1/embeddings) used for retrieval; "
+        "empty = the packaged offline MiniLM.",
+    )
+    openai_temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="Sampling temperature (recorded per analysis)."
+    )
+    openai_seed: int | None = Field(
+        default=7, description="Sampling seed sent to the endpoint (recorded per analysis)."
+    )
+    openai_max_tokens: int = Field(
+        default=700, description="Most output tokens one scoring or summary call may produce."
+    )
+    openai_timeout_s: float = Field(
+        default=60.0, description="Timeout of one API request in seconds (then retried)."
+    )
+    openai_max_retries: int = Field(
+        default=4, description="Retries of one call after 429/5xx/timeouts, with exponential "
+        "backoff that honours Retry-After.",
+    )
+    openai_concurrency: int = Field(
+        default=8, ge=1, description="Scoring calls in flight at the same time."
+    )
+    openai_requests_per_minute: int = Field(
+        default=500, ge=1, description="Client-side limit on requests per minute."
+    )
+    openai_tokens_per_minute: int = Field(
+        default=200_000, ge=1,
+        description="Client-side limit on tokens per minute (estimated prompt + max output).",
+    )
+    openai_prices: dict[str, tuple[float, float]] = Field(
+        default={
+            "gpt-4o-mini": (0.15, 0.60), "gpt-4.1-mini": (0.40, 1.60),
+            "gpt-4.1-nano": (0.10, 0.40), "gpt-4o": (2.50, 10.00),
+            "text-embedding-3-small": (0.02, 0.0),
+        },
+        description="Price table: model -> [USD per 1M input tokens, USD per 1M output "
+        "tokens] (JSON in the environment). Unknown models cost 0 and cannot be budgeted.",
+    )
+    scoring_budget_usd: float | None = Field(
+        default=None, ge=0.0,
+        description="Cost cap of one scoring run in USD: the run stops cleanly before a "
+        "call would exceed it. Empty = no cap.",
+    )
+    summary_context_tokens: int = Field(
+        default=6000, ge=500,
+        description="Context budget of one level-2 summary prompt; more level-1 summaries "
+        "than fit are summarised map-reduce.",
+    )
+
     # --- ingestion: shared HTTP layer -------------------------------------------------
     http_timeout_s: float = Field(
         default=20.0, description="Timeout in seconds for one HTTP request (connect and read)."

@@ -25,6 +25,16 @@ class ScoringOutcome:
     latency_s: float = 0.0
     temperature: float | None = None
     seed: int | None = None
+    calls: int = 0  # requests sent to a paid endpoint (repairs included)
+    transient: bool = False  # failed for a passing reason (rate limit, 5xx): store nothing, retry later
+
+
+class ScoringAbort(RuntimeError):
+    """The run cannot go on (bad API key, unreachable endpoint, unknown model).
+
+    The message says what to do; the pipeline keeps what was already scored and the CLI and
+    pages show the message alone, without a traceback.
+    """
 
 
 class ScoringBackend(Protocol):
@@ -45,6 +55,7 @@ class ScoringBackend(Protocol):
 
 BACKENDS: dict[str, str] = {
     "offline": "analytics.scoring.backends.offline:OfflineBackend",
+    "openai": "analytics.scoring.backends.openai_backend:OpenAIBackend",
 }
 
 

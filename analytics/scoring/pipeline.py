@@ -3,10 +3,16 @@
 Cache: an analysis is reused when a document with the same scoring content hash was
 already scored by the same model and prompt/config hash, so nothing is paid twice.
 Each batch is one transaction: an interrupted run keeps every finished batch.
+
+Backends with an async ``ascore`` (the openai backend) are driven by ``_score_async``:
+calls stay in flight across batch boundaries (up to the backend's concurrency), finished
+results are committed every ``batch_size`` documents, a run budget stops new calls
+cleanly, and a ``ScoringAbort`` (bad key, unreachable endpoint) keeps what was finished.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,7 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from analytics import __version__
 from analytics.config import Settings, Topic, get_settings
-from analytics.scoring.base import ScoringBackend, ScoringOutcome, get_backend
+from analytics.scoring.base import (
+    ScoringAbort,
+    ScoringBackend,
+    ScoringOutcome,
+    get_backend,
+)
 from analytics.scoring.retrieval import PreparedDocument, prepare, to_bytes
 from analytics.store import Analysis, Chunk, Document, Run, session_scope
 from analytics.store.writes import finish_run, start_run
@@ -30,16 +41,20 @@ class ScoreRunResult:
     cached: int = 0
     failed: int = 0
     skipped_duplicates: int = 0
+    deferred: int = 0  # transient failures: nothing stored, the next run retries them
+    calls: int = 0  # requests sent to the endpoint (repairs included)
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
     errors: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run ended early (budget), if it did
 
     def counts(self) -> dict:
         return {
             "scored": self.scored, "cached": self.cached, "failed": self.failed,
-            "skipped_duplicates": self.skipped_duplicates, "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out, "cost_usd": round(self.cost_usd, 6),
+            "deferred": self.deferred, "skipped_duplicates": self.skipped_duplicates,
+            "calls": self.calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+            "cost_usd": round(self.cost_usd, 6),
         }
 
 
@@ -123,59 +138,232 @@ def _store_chunks(session: Session, doc: PreparedDocument) -> None:
                           text=passage.text, embedding=to_bytes(vector) if vector is not None else None))
 
 
-def _score_batch(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_hash: str,
-                 settings: Settings, result: ScoreRunResult, database_url: str | None) -> None:
+def _load_fresh(ids: list[int], backend: ScoringBackend, prompt_hash: str, settings: Settings,
+                result: ScoreRunResult, database_url: str | None) -> list[PreparedDocument]:
+    """Load a batch, store cache hits at once (one transaction), return what needs scoring."""
     with session_scope(database_url) as session:
         prepared = load_prepared(session, ids, settings)
         cache = _cached(session, [d.scoring_hash for d in prepared], backend.model, prompt_hash)
-        fresh = [d for d in prepared if d.scoring_hash not in cache]
-        outcomes = backend.score_batch(fresh, topic) if fresh else []
         for doc in prepared:
             if doc.scoring_hash in cache:
                 session.add(_copy_cached(doc, cache[doc.scoring_hash], result.run_id))
                 result.cached += 1
-        for doc, outcome in zip(fresh, outcomes, strict=True):
+    return [d for d in prepared if d.scoring_hash not in cache]
+
+
+def _store_outcomes(pairs: list[tuple[PreparedDocument, ScoringOutcome]], topic: Topic,
+                    backend: ScoringBackend, prompt_hash: str, result: ScoreRunResult,
+                    database_url: str | None) -> None:
+    """One transaction. Transient failures store nothing, so the next run retries them."""
+    with session_scope(database_url) as session:
+        for doc, outcome in pairs:
+            result.calls += outcome.calls
+            result.tokens_in += outcome.tokens_in
+            result.tokens_out += outcome.tokens_out
+            result.cost_usd += outcome.cost_usd
             if outcome.result is not None:
                 outcome.result.check_keys(topic.score_keys)
                 result.scored += 1
                 _store_chunks(session, doc)
+            elif outcome.transient:
+                result.deferred += 1
+                result.errors.append(f"document {doc.document_id} (retry later): {outcome.error}")
+                continue
             else:
                 result.failed += 1
                 result.errors.append(f"document {doc.document_id}: {outcome.error}")
             session.add(_analysis_row(doc, outcome, topic, backend, prompt_hash, result.run_id))
-            result.tokens_in += outcome.tokens_in
-            result.tokens_out += outcome.tokens_out
-            result.cost_usd += outcome.cost_usd
+
+
+def _score_batch(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_hash: str,
+                 settings: Settings, result: ScoreRunResult, database_url: str | None) -> None:
+    fresh = _load_fresh(ids, backend, prompt_hash, settings, result, database_url)
+    outcomes = backend.score_batch(fresh, topic) if fresh else []
+    _store_outcomes(list(zip(fresh, outcomes, strict=True)), topic, backend, prompt_hash,
+                    result, database_url)
+
+
+async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
+                       settings: Settings, result: ScoreRunResult, batch_size: int,
+                       budget_usd: float | None, progress: ProgressCallback | None,
+                       database_url: str | None) -> None:
+    """Keep up to the backend's concurrency in flight; commit results as they complete."""
+    from analytics.scoring.backends.openai_backend import Budget
+
+    budget = Budget(budget_usd)
+    batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+    in_flight: set[asyncio.Task] = set()
+    done_pairs: list[tuple[PreparedDocument, ScoringOutcome]] = []
+    unscheduled = 0
+
+    async def flush() -> None:
+        nonlocal done_pairs
+        pairs, done_pairs = done_pairs, []
+        if pairs:
+            await asyncio.to_thread(_store_outcomes, pairs, topic, backend, prompt_hash, result,
+                                    database_url)
+            if progress:
+                progress(len(pairs))
+
+    async def one(doc: PreparedDocument) -> tuple[PreparedDocument, ScoringOutcome]:
+        return doc, await backend.ascore(doc, topic, budget)
+
+    async with backend.connection():
+        try:
+            while batches or in_flight:
+                if batches and not budget.exhausted and len(in_flight) < backend.concurrency:
+                    batch = batches.pop(0)
+                    cached_before = result.cached
+                    fresh = await asyncio.to_thread(_load_fresh, batch, backend, prompt_hash,
+                                                    settings, result, database_url)
+                    if progress and result.cached > cached_before:
+                        progress(result.cached - cached_before)
+                    await asyncio.to_thread(backend.prepare, fresh, topic)
+                    in_flight |= {asyncio.create_task(one(doc)) for doc in fresh}
+                    continue
+                if budget.exhausted:
+                    unscheduled += sum(len(b) for b in batches)
+                    batches = []
+                if not in_flight:
+                    break
+                finished, in_flight = await asyncio.wait(in_flight,
+                                                         return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    done_pairs.append(task.result())  # re-raises ScoringAbort
+                if len(done_pairs) >= batch_size:
+                    await flush()
+        except BaseException:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            await flush()  # keep what finished; nothing half-written
+            raise
+        await flush()
+    if budget.exhausted:
+        left = result.deferred + unscheduled
+        result.stopped = (f"budget of ${budget_usd:.4f} reached (spent ${result.cost_usd:.4f}); "
+                          f"{left} document(s) left unscored — re-run with a higher budget to "
+                          "continue")
 
 
 def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name: str | None = None,
                 limit: int | None = None, batch_size: int = 64,
                 progress: ProgressCallback | None = None,
-                database_url: str | None = None) -> ScoreRunResult:
-    """Score every pending document of the topic. Safe to interrupt and re-run."""
+                database_url: str | None = None, budget_usd: float | None = None) -> ScoreRunResult:
+    """Score every pending document of the topic. Safe to interrupt and re-run.
+
+    ``budget_usd`` (default: the ``scoring_budget_usd`` setting) caps the run's cost for
+    paid backends; the run then ends with status 'stopped'. Raises ``ScoringAbort`` when
+    the endpoint refuses the key or cannot be reached (finished work is kept).
+    """
     settings = settings or get_settings()
     backend = get_backend(settings, backend_name)
     prompt_hash = backend.config_hash(topic)
+    is_async = hasattr(backend, "ascore")
+    budget_usd = budget_usd if budget_usd is not None else settings.scoring_budget_usd
+    if is_async and budget_usd is not None and not backend.price_known():
+        raise ScoringAbort(
+            f"A budget was set but the price of model '{backend.model}' is unknown: add it to "
+            "ANALYTICS_OPENAI_PRICES as {\"model\": [usd_per_1M_in, usd_per_1M_out]}.")
+    database_url = database_url or settings.database_url
     with session_scope(database_url) as session:
         ids = pending_document_ids(session, topic, backend.model, prompt_hash, limit)
         run = start_run(session, "score", topic.name, backend.name, {
             "backend": backend.name, "model": backend.model, "prompt_hash": prompt_hash,
-            "documents": len(ids), "batch_size": batch_size,
+            "documents": len(ids), "batch_size": batch_size, "budget_usd": budget_usd,
+            "settings": _scoring_settings(settings, backend.name),
         })
         result = ScoreRunResult(run_id=run.id)
     try:
-        for start in range(0, len(ids), batch_size):
-            batch = ids[start:start + batch_size]
-            _score_batch(batch, topic, backend, prompt_hash, settings, result, database_url)
-            if progress:
-                progress(len(batch))
+        if is_async and ids:
+            asyncio.run(_score_async(ids, topic, backend, prompt_hash, settings, result,
+                                     batch_size, budget_usd, progress, database_url))
+        else:
+            for start in range(0, len(ids), batch_size):
+                batch = ids[start:start + batch_size]
+                _score_batch(batch, topic, backend, prompt_hash, settings, result, database_url)
+                if progress:
+                    progress(len(batch))
     except BaseException as exc:
         _finish(result, "failed", f"{type(exc).__name__}: {exc}", database_url)
         raise
-    _finish(result, "ok", "; ".join(result.errors[:5]) or None, database_url)
+    if result.stopped:
+        _finish(result, "stopped", result.stopped, database_url)
+    else:
+        _finish(result, "ok", "; ".join(result.errors[:5]) or None, database_url)
     return result
+
+
+def _scoring_settings(settings: Settings, backend: str) -> dict:
+    """What configured this run (secrets never included)."""
+    public = settings.public_dict()
+    names = ["embedding_model", "chunk_size", "chunk_overlap", "retrieval_top_k",
+             "max_comments_per_document"]
+    if backend == "openai":
+        names += [n for n in public if n.startswith("openai_")] + ["scoring_budget_usd"]
+    return {n: public[n] for n in names if n in public}
 
 
 def _finish(result: ScoreRunResult, status: str, error: str | None, database_url: str | None) -> None:
     with session_scope(database_url) as session:
         finish_run(session.get(Run, result.run_id), status, result.counts(), error)
+
+
+@dataclass
+class RunEstimate:
+    """What a scoring run would do, computed without calling anything (``score --dry-run``)."""
+
+    backend: str
+    model: str
+    documents: int  # pending documents
+    cached: int  # answered from the cache, no call
+    calls: int  # one per remaining document (a repair would add one)
+    tokens_in: int
+    tokens_out: int  # expected output
+    tokens_out_max: int  # every call using max tokens
+    cost_usd: float
+    cost_max_usd: float
+    price_known: bool
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def estimate_run(topic: Topic, *, settings: Settings | None = None,
+                 backend_name: str | None = None, limit: int | None = None,
+                 database_url: str | None = None, batch_size: int = 256) -> RunEstimate:
+    """Count the calls and estimate tokens and cost of scoring what is pending (no calls)."""
+    settings = settings or get_settings()
+    backend = get_backend(settings, backend_name)
+    prompt_hash = backend.config_hash(topic)
+    paid = hasattr(backend, "estimate")
+    expected_out = min(settings.openai_max_tokens, 150 + 80 * len(topic.scores))
+    estimate = RunEstimate(backend.name, backend.model, 0, 0, 0, 0, 0, 0, 0.0, 0.0,
+                           backend.price_known() if paid else True)
+    with session_scope(database_url or settings.database_url) as session:
+        ids = pending_document_ids(session, topic, backend.model, prompt_hash, limit)
+        estimate.documents = len(ids)
+        seen: set[str] = set()
+        for start in range(0, len(ids), batch_size):
+            prepared = load_prepared(session, ids[start:start + batch_size], settings)
+            cache = _cached(session, [d.scoring_hash for d in prepared], backend.model,
+                            prompt_hash)
+            for doc in prepared:
+                if doc.scoring_hash in cache or doc.scoring_hash in seen:
+                    estimate.cached += doc.scoring_hash in cache
+                    continue
+                seen.add(doc.scoring_hash)
+                if not paid:
+                    continue
+                tokens_in, worst = backend.estimate(doc, topic)
+                estimate.calls += 1
+                estimate.tokens_in += tokens_in
+                estimate.tokens_out += expected_out
+                estimate.tokens_out_max += settings.openai_max_tokens
+                estimate.cost_max_usd += worst
+    if paid:
+        from analytics.scoring.backends.openai_backend import cost_usd
+
+        estimate.cost_usd = cost_usd(settings, backend.model, estimate.tokens_in,
+                                     estimate.tokens_out)
+    return estimate
