@@ -61,6 +61,7 @@ class ArticleFetcher:
         self.http = HttpClient("articles", settings, requests_per_second=0,
                                headers={"Accept": "text/html,application/xhtml+xml"})
         self._site_limits: dict[str, RateLimiter] = {}
+        self.seen: set[str] = set()  # keys handled earlier in this run (other query/slice)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -92,7 +93,9 @@ class ArticleFetcher:
     def _unknown(self, candidates: list[ArticleCandidate]) -> list[ArticleCandidate]:
         unique: dict[str, ArticleCandidate] = {}
         for candidate in candidates:
-            unique.setdefault(candidate.key, candidate)
+            if candidate.key not in self.seen:
+                unique.setdefault(candidate.key, candidate)
+        self.seen.update(unique)
         if self.settings.refetch_known_articles:
             return list(unique.values())
         known = self.context.known_ids("news", list(unique))

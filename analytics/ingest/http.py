@@ -150,7 +150,7 @@ class HttpClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _Transient) and error.retry_after is not None:
             return min(error.retry_after, self.settings.http_retry_after_max_s)
-        backoff = wait_exponential_jitter(initial=self.settings.http_backoff_base_s,
+        backoff = wait_exponential_jitter(multiplier=self.settings.http_backoff_base_s,
                                           max=self.settings.http_backoff_max_s,
                                           jitter=self.settings.http_backoff_base_s / 2)
         return backoff(state)
