@@ -174,11 +174,13 @@ def configure(monkeypatch, **values: str):
 
 def stored(database_url: str) -> list:
     from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
 
     from analytics.store import Document, session_scope
 
     with session_scope(database_url) as session:
-        return list(session.scalars(select(Document).order_by(Document.id)))
+        return list(session.scalars(select(Document).order_by(Document.id)
+                                    .options(selectinload(Document.comments))))
 
 
 def last_run(database_url: str):

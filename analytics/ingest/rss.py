@@ -63,7 +63,7 @@ class RssProvider(NewsProvider):
                 self.context.note(f"RSS: {exc}")
                 continue
             feed = feedparser.parse(body)
-            if feed.bozo and not feed.entries:
+            if feed.bozo and not any(e.get("link") for e in feed.entries):
                 self.context.fail("feed_invalid")
                 self.context.note(f"RSS: {url} is not a valid RSS/Atom feed.")
                 continue

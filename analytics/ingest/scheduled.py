@@ -151,14 +151,15 @@ def run_lock(path: Path) -> Iterator[None]:
 
 def scheduled_run(topic: Topic, settings: Settings | None = None,
                   echo: Callable[[str], None] = print,
-                  providers: list[str] | None = None) -> ScheduledReport:
+                  providers: list[str] | None = None,
+                  now: dt.datetime | None = None) -> ScheduledReport:
     """Ingest every configured source for the window since its last successful run, then
     run the post-ingest steps. Raises ``AlreadyRunningError`` when another run holds the
     lock."""
     settings = settings or get_settings()
     report = ScheduledReport()
     with run_lock(lock_path(settings)):
-        now = dt.datetime.now(dt.UTC)
+        now = now or dt.datetime.now(dt.UTC)
         for name in providers or configured_providers(topic, settings):
             reason = skip_reason(name, topic, settings)
             if reason:
@@ -174,7 +175,8 @@ def scheduled_run(topic: Topic, settings: Settings | None = None,
                 report.ingests[name] = f"failed: {type(exc).__name__}: {exc}"
             else:
                 report.ingests[name] = result
-            echo(f"{name}: {report.ingests[name] if isinstance(report.ingests[name], str) else report.ingests[name].summary()}")
+            outcome = report.ingests[name]
+            echo(f"{name}: {outcome if isinstance(outcome, str) else outcome.summary()}")
         for step_name, step in post_ingest_steps():
             try:
                 report.steps[step_name] = str(step(topic, settings))
