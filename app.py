@@ -7,9 +7,11 @@ Run: ``streamlit run app.py``. Each page is one thin file in pages/ that reads t
 import streamlit as st
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
-    st.Page("pages/documents.py", title="Documents", icon="📰"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/documents.py", title="Documents", icon=":material/article:"),
+    st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
 ]
 
-st.set_page_config(page_title="Opinion analytics", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")
 st.navigation(PAGES).run()

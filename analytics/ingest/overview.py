@@ -100,3 +100,24 @@ class IngestJob:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.done = True
+
+
+def ingest_runs(settings: Settings, topic: str, limit: int = 30) -> pd.DataFrame:
+    """Recent ingest runs of a topic with their counts as columns (newest first)."""
+    from analytics.store import queries, session_scope
+
+    with session_scope(settings.database_url) as session:
+        runs = queries.runs_frame(session, limit=limit * 3, kind="ingest")
+    runs = runs[runs["topic"] == topic].head(limit)
+    columns = ["fetched", "new", "updated", "unchanged", "duplicate", "failed", "quota"]
+    rows = []
+    for run in runs.itertuples():
+        counts = run.counts or {}
+        rows.append({"run": run.id, "provider": run.provider, "status": run.status,
+                     "started": run.started_at, "finished": run.finished_at,
+                     **{c: counts.get(c, 0) for c in columns},
+                     "failures": ", ".join(f"{k}: {v}" for k, v in
+                                           (counts.get("failures") or {}).items()),
+                     "error": run.error or ""})
+    return pd.DataFrame(rows, columns=["run", "provider", "status", "started", "finished",
+                                       *columns, "failures", "error"])
