@@ -32,10 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 PER_HOUR = 100
-WORDS = ("allies ministers defence budget summit alliance treaty members security army border "
-         "talks pledge spending support vote parliament government leaders agreement troops "
-         "exercise region pressure plan meeting officials policy threat response cooperation "
-         "unity capital foreign minister report analysts sanctions").split()
+WORDS = [
+    "allies", "ministers", "defence", "budget", "summit", "alliance", "treaty", "members",
+    "security", "army", "border", "talks", "pledge", "spending", "support", "vote",
+    "parliament", "government", "leaders", "agreement", "troops", "exercise", "region",
+    "pressure", "plan", "meeting", "officials", "policy", "threat", "response", "cooperation",
+    "unity", "capital", "foreign", "minister", "report", "analysts", "sanctions",
+]
 
 
 def page(i: int) -> bytes:
@@ -51,17 +54,17 @@ def page(i: int) -> bytes:
             f"</body></html>").encode()
 
 
-def serve(port_queue, documents: int) -> None:  # noqa: ANN001
+def serve(port_queue, documents: int) -> None:
     def seen(i: int) -> dt.datetime:
         return START + dt.timedelta(seconds=3600 * i / PER_HOUR)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args):  # noqa: ANN002
+        def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             parts = urlsplit(self.path)
             if parts.path == "/gdelt":
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -92,7 +95,7 @@ def serve(port_queue, documents: int) -> None:  # noqa: ANN001
     server.serve_forever()
 
 
-def timed_run(topic, until: dt.datetime, refetch: bool) -> tuple[float, dict]:  # noqa: ANN001
+def timed_run(topic, until: dt.datetime, refetch: bool) -> tuple[float, dict]:
     from analytics.config import get_settings, reset_settings_cache
     from analytics.ingest.runner import run_provider
 
@@ -139,7 +142,7 @@ def main() -> None:
         "rerun_refetch_docs_per_s": round(n / refetch_s, 1),
         "first_run_s": round(first_s, 1), "rerun_s": round(rerun_s, 2),
         "rerun_refetch_s": round(refetch_s, 1),
-        "article_fetch_workers": int(os.environ.get("ANALYTICS_ARTICLE_FETCH_WORKERS", 4)),
+        "article_fetch_workers": int(os.environ.get("ANALYTICS_ARTICLE_FETCH_WORKERS", "4")),
     }))
 
 
