@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from ingest_fakes import stored
 
 from analytics.ingest.http import IngestError
 from analytics.ingest.runner import run_provider
+from tests.ingest_fakes import stored
 
 SAMPLE = "reddit_nato/comments_nato_sample_300pm.csv"
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from ingest_fakes import (
+
+from analytics.ingest.http import RequestFailedError
+from analytics.ingest.runner import run_provider
+from tests.ingest_fakes import (
     FakeApi,
     Reply,
     Script,
@@ -16,9 +19,6 @@ from ingest_fakes import (
     last_run,
     stored,
 )
-
-from analytics.ingest.http import RequestFailedError
-from analytics.ingest.runner import run_provider
 
 SINCE = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.UTC)

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from ingest_fakes import FakeApi, Reply, article_html, article_text, configure
 from streamlit.testing.v1 import AppTest
+
+from tests.ingest_fakes import FakeApi, Reply, article_html, article_text, configure
 
 ROOT = Path(__file__).resolve().parents[1]
 FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>{u}</link>

@@ -7,10 +7,10 @@ import base64
 import datetime as dt
 
 import pytest
-from ingest_fakes import FakeApi, Reply, Script, configure, stored
 
 from analytics.ingest.http import CredentialsError
 from analytics.ingest.runner import run_provider
+from tests.ingest_fakes import FakeApi, Reply, Script, configure, stored
 
 SINCE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)

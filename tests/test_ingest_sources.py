@@ -7,7 +7,12 @@ import datetime as dt
 import time
 
 import pytest
-from ingest_fakes import (
+
+from analytics.ingest import scheduled
+from analytics.ingest.http import CredentialsError, HttpClient, RequestFailedError
+from analytics.ingest.runner import run_provider
+from analytics.ingest.urls import canonical_url
+from tests.ingest_fakes import (
     FakeApi,
     Reply,
     Script,
@@ -18,11 +23,6 @@ from ingest_fakes import (
     last_run,
     stored,
 )
-
-from analytics.ingest import scheduled
-from analytics.ingest.http import CredentialsError, HttpClient, RequestFailedError
-from analytics.ingest.runner import run_provider
-from analytics.ingest.urls import canonical_url
 
 SINCE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)
@@ -161,3 +161,19 @@ def test_scheduled_run_lock_window_and_steps(settings, topic, api, monkeypatch):
         scheduled.scheduled_run(topic, settings, echo=lambda _line: None)
     assert "scheduled-run" in scheduled.cron_line(settings)
 
+
+
+def test_shingling_links_near_copies_and_nothing_else():
+    import numpy as np
+
+    from analytics.ingest import dedup
+
+    texts = [article_text(1000 + i, words=250) for i in range(300)]
+    index = dedup.NearDuplicateIndex(0.8)
+    for i, text in enumerate(texts):
+        signature = dedup.signature(text)
+        assert index.match(str(i), signature) is None  # unrelated stories never match
+        index.add(str(i), signature)
+    copy = "By Wire Staff. " + texts[7] + " Reporting by the wire; editing by the desk."
+    assert index.match("copy", dedup.signature(copy)) == "7"
+    assert np.mean(dedup.signature(texts[7]) == dedup.signature(texts[8])) < 0.2

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from ingest_fakes import (
+
+from analytics.ingest.http import CredentialsError
+from analytics.ingest.runner import run_provider
+from tests.ingest_fakes import (
     FakeApi,
     Reply,
     Script,
@@ -15,9 +18,6 @@ from ingest_fakes import (
     last_run,
     stored,
 )
-
-from analytics.ingest.http import CredentialsError
-from analytics.ingest.runner import run_provider
 
 SINCE = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)

@@ -20,8 +20,9 @@ PERMUTATIONS = 64
 BANDS = 16  # 16 bands x 4 rows: a pair at J = 0.8 is a candidate with p > 0.999
 _WORD = re.compile(r"\w+", re.UNICODE)
 _RNG = np.random.default_rng(20250101)
-_A = _RNG.integers(1, 2**32, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
-_B = _RNG.integers(0, 2**32, size=PERMUTATIONS, dtype=np.uint64)
+# Multiply-shift hashing of 64-bit shingle hashes: ((a*h + b) mod 2**64) >> 32 with odd a.
+_A = _RNG.integers(0, 2**64, size=PERMUTATIONS, dtype=np.uint64, endpoint=False) | np.uint64(1)
+_B = _RNG.integers(0, 2**64, size=PERMUTATIONS, dtype=np.uint64, endpoint=False)
 
 
 def signature(text: str) -> np.ndarray | None:
@@ -31,9 +32,10 @@ def signature(text: str) -> np.ndarray | None:
         return None
     shingles = {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
     hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
+        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
          for s in shingles), dtype=np.uint64, count=len(shingles))
-    mixed = (hashes[None, :] * _A[:, None] + _B[:, None]) >> np.uint64(32)
+    with np.errstate(over="ignore"):  # the wrap-around modulo 2**64 is the point
+        mixed = (hashes[None, :] * _A[:, None] + _B[:, None]) >> np.uint64(32)
     return mixed.min(axis=1).astype(np.uint32)
 
 
