@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/documents.py", title="Documents", icon=":material/article:"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
+    st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
 ]
 
 st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")

@@ -88,6 +88,36 @@ def score(topic: str = typer.Option(None, help="Topic name."),
 
 
 @app.command()
+def summarize(period: str = typer.Option("week", help="Period: week or month."),
+              source: list[str] = typer.Option(None, help="Source(s) (default: all); repeat "  # noqa: B008
+                                               "the option for several."),
+              topic: str = typer.Option(None, help="Topic name."),
+              backend: str = typer.Option(None, help="offline (extractive) or openai (LLM); "
+                                          "default: the scoring_backend setting.")):
+    """Level-2 summaries of the level-1 summaries, per period and source."""
+    from analytics.scoring.base import ScoringAbort
+    from analytics.summarize import summarize_topic
+
+    bar = tqdm(desc="summarize", unit="period")
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = summarize_topic(_topic(topic), period, source or None, backend_name=backend,
+                                 progress=update)
+    except (ScoringAbort, ValueError) as exc:
+        bar.close()
+        console.print(f"[red]Summaries stopped:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    bar.close()
+    console.print(result.counts())
+    if result.errors:
+        console.print(f"[yellow]{len(result.errors)} failure(s); first: {result.errors[0]}[/yellow]")
+
+
+@app.command()
 def status(topic: str = typer.Option(None, help="Topic name.")):
     """Counts per source and month, scored vs unscored, and the last runs."""
     from analytics.store import session_scope

@@ -9,6 +9,7 @@ are neutralised so a document cannot close the block early and speak as the oper
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -115,9 +116,14 @@ class _LevelOneAnswer(BaseModel):
 
 def answer_model(topic: Topic) -> type[BaseModel]:
     """A pydantic model of the answer for this topic (the score keys become fields)."""
+    return _answer_model(tuple(topic.score_keys))
+
+
+@lru_cache(maxsize=32)
+def _answer_model(keys: tuple[str, ...]) -> type[BaseModel]:
+    # building a model costs ~30 ms: once per set of score keys, not once per call
     scores = create_model(  # type: ignore[call-overload]
-        "Scores", __config__=ConfigDict(extra="forbid"),
-        **{key: (ScoreValue, ...) for key in topic.score_keys},
+        "Scores", __config__=ConfigDict(extra="forbid"), **{key: (ScoreValue, ...) for key in keys},
     )
     return create_model("LevelOneAnswer", __base__=_LevelOneAnswer, scores=(scores, ...))
 
@@ -149,7 +155,12 @@ def response_format(name: str, model: type[BaseModel]) -> dict[str, Any]:
 
 
 def scoring_response_format(topic: Topic) -> dict[str, Any]:
-    return response_format("document_scores", answer_model(topic))
+    return _scoring_format(tuple(topic.score_keys))
+
+
+@lru_cache(maxsize=32)
+def _scoring_format(keys: tuple[str, ...]) -> dict[str, Any]:
+    return response_format("document_scores", _answer_model(keys))
 
 
 def parse_scores(content: str | None, topic: Topic, passage_ids: set[int]) -> DocumentScores:
