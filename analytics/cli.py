@@ -214,5 +214,10 @@ def cron():
     typer.echo(cron_line())
 
 
+from analytics.validation_cli import validate_app
+
+app.add_typer(validate_app, name="validate")
+
+
 def main() -> None:
     app()

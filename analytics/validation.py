@@ -711,11 +711,14 @@ def _effective_probability(sample: GoldSampleInfo, labelled: pd.DataFrame) -> pd
     """pi of each labelled document: its stratum's design pi times the share of the
     stratum's sampled documents that have been coded so far. Coding follows the sample's
     random order, so a partly coded stratum is itself a random sample of it."""
+    if labelled.empty:
+        return pd.Series(dtype=float, index=labelled.index)
     strata_info = sample.parameters.get("strata", {})
-    coded = labelled.groupby("stratum")["document_id"].transform("size")
-    sampled = labelled["stratum"].map(lambda s: strata_info.get(s, {}).get("sampled", np.nan))
+    coded = labelled.groupby("stratum")["document_id"].transform("size").astype(float)
+    sampled = labelled["stratum"].map(
+        lambda s: strata_info.get(s, {}).get("sampled", np.nan)).astype(float)
     population = labelled["stratum"].map(
-        lambda s: strata_info.get(s, {}).get("population", np.nan))
+        lambda s: strata_info.get(s, {}).get("population", np.nan)).astype(float)
     fallback = labelled["inclusion_probability"] * coded / sampled
     return (coded / population).where(population.notna(), fallback)
 
@@ -764,3 +767,66 @@ def corrected_trend_table(session: Session, topic: Topic, backend: str | None = 
             "software_version": __version__,
         })
     return pd.DataFrame(rows, columns=columns)
+
+
+# ======================================================================================
+# What the annotation page needs (no machine score leaves here before a label is saved)
+# ======================================================================================
+
+def coding_queue(sample: GoldSampleInfo, labels: pd.DataFrame, annotator: str) -> pd.DataFrame:
+    """The sample in its random coding order, with who has coded each document."""
+    queue = sample.documents[["document_id", "position", "stratum",
+                              "inclusion_probability"]].copy()
+    coded = labels.groupby("document_id")["annotator"].agg(lambda a: sorted(set(a)))
+    queue["annotators"] = queue["document_id"].map(coded).apply(
+        lambda a: a if isinstance(a, list) else [])
+    queue["coded_by_you"] = queue["annotators"].apply(lambda a: annotator.strip() in a)
+    return queue.reset_index(drop=True)
+
+
+def next_uncoded(queue: pd.DataFrame, after: int | None = None) -> int | None:
+    """The first document (in coding order, after ``after`` if given) you have not coded."""
+    todo = queue[~queue["coded_by_you"]]
+    if after is not None and after in set(queue["document_id"]):
+        position = int(queue.loc[queue["document_id"] == after, "position"].iloc[0])
+        later = todo[todo["position"] > position]
+        todo = later if not later.empty else todo
+    return None if todo.empty else int(todo["document_id"].iloc[0])
+
+
+def document_for_coding(session: Session, document_id: int) -> dict | None:
+    """Text and comments of a document, deliberately without any analysis."""
+    document = session.get(Document, document_id)
+    if document is None:
+        return None
+    comments = pd.DataFrame(
+        [{"author": c.author, "likes": c.likes, "text": c.text} for c in document.comments],
+        columns=["author", "likes", "text"])
+    return {"id": document.id, "source": document.source, "title": document.title or "",
+            "published_at": document.published_at, "text": document.text or "",
+            "comments": comments}
+
+
+def saved_labels(session: Session, topic: Topic, document_id: int,
+                 annotator: str) -> dict[str, float | None]:
+    """This annotator's saved values of the document (absent key = not saved yet)."""
+    rows = session.execute(select(GoldLabel.score, GoldLabel.value).where(
+        GoldLabel.topic == topic.name, GoldLabel.document_id == document_id,
+        GoldLabel.annotator == annotator.strip())).all()
+    return {score: value for score, value in rows}
+
+
+def revealed_scores(session: Session, topic: Topic, document_id: int,
+                    annotator: str) -> pd.DataFrame | None:
+    """Your values next to the machine's, or None while you have not saved all scores."""
+    yours = saved_labels(session, topic, document_id, annotator)
+    if not annotator.strip() or set(yours) != set(topic.score_keys):
+        return None
+    machine = machine_scores(session, topic, [document_id])
+    table = pd.DataFrame({"score": topic.score_keys,
+                          "label": [s.label for s in topic.scores],
+                          "yours": [yours[k] for k in topic.score_keys]})
+    for (backend, model), rows in machine.groupby(["backend", "model"]):
+        values = rows.set_index("score")["machine"]
+        table[f"machine: {backend} ({model})"] = table["score"].map(values)
+    return table

@@ -1,0 +1,221 @@
+"""Validation: code a sample by hand, compare with the machine, correct the trends for bias.
+
+Untrusted text (titles, bodies, comments) is drawn with st.text / st.dataframe only. The
+machine's scores of a document stay hidden until the analyst has saved their own.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from analytics import ui
+from analytics import validation as v
+from analytics.charts import validation as charts
+from analytics.config import get_settings
+from analytics.store import session_scope
+
+view = ui.sidebar()
+st.title("Validation")
+if view is None:
+    st.stop()
+topic = view.topic
+status = ui.load_status(topic.name)
+if status["counts"]["documents"] == 0:
+    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
+    st.stop()
+st.caption("Human coding of a random sample checks the machine scores and corrects the trends "
+           "for scorer bias. The sample covers the whole topic; the sidebar's window and "
+           "source filters do not apply here.")
+
+with session_scope() as session:
+    sample = v.latest_sample(session, topic.name)
+    labels = v.labels_frame(session, topic.name)
+
+code_tab, agreement_tab, trend_tab, sample_tab = st.tabs(
+    ["Code documents", "Agreement", "Corrected trends", "Sample & CSV"])
+
+
+# --- coding -----------------------------------------------------------------------------
+def _go_next(queue: pd.DataFrame) -> None:
+    st.session_state["validation_doc"] = v.next_uncoded(
+        queue, st.session_state.get("validation_doc")) or st.session_state.get("validation_doc")
+
+
+with code_tab:
+    annotator = st.text_input("Your name (annotator)", key="annotator",
+                              help="Each label is stored with your name and the time. A second "
+                              "annotator coding the same documents gives inter-coder reliability.")
+    if sample is None or sample.documents.empty:
+        st.info("No validation sample yet. Draw one in the **Sample & CSV** tab, or run "
+                "`python -m analytics validate sample`.")
+    else:
+        queue = v.coding_queue(sample, labels, annotator)
+        ids = queue["document_id"].tolist()
+        if st.session_state.get("validation_doc") not in ids:
+            st.session_state["validation_doc"] = v.next_uncoded(queue) or ids[0]
+        done = int(queue["coded_by_you"].sum())
+        st.progress(done / len(queue), text=f"You have coded {done} of {len(queue)} sampled "
+                    "documents. Code them in this (random) order so a partly coded sample "
+                    "stays a random sample.")
+        pick, step = st.columns([4, 1])
+        position = dict(zip(queue["document_id"], queue["position"], strict=True))
+        mine = dict(zip(queue["document_id"], queue["coded_by_you"], strict=True))
+        pick.selectbox("Document", ids, key="validation_doc",
+                       format_func=lambda i: f"{position[i] + 1}. document {i}"
+                       + (" ✓ coded" if mine[i] else ""))
+        step.button("Next uncoded", on_click=_go_next, args=(queue,), width="stretch")
+        document_id = int(st.session_state["validation_doc"])
+        with session_scope() as session:
+            document = v.document_for_coding(session, document_id)
+            previous = v.saved_labels(session, topic, document_id, annotator) if annotator else {}
+        if document is None:
+            st.warning("This document was deleted; pick another one.")
+        else:
+            st.caption(f"{document['source']} · {document['published_at']:%Y-%m-%d} · "
+                       f"document {document_id}")
+            st.text(document["title"])
+            st.text(document["text"])
+            if not document["comments"].empty:
+                st.markdown(f"**Comments** ({len(document['comments'])})")
+                st.dataframe(document["comments"], hide_index=True, width="stretch",
+                             height=min(400, 38 + 35 * len(document["comments"])))
+            with st.form(f"code_form_{document_id}"):
+                values = {}
+                for score in topic.scores:
+                    st.markdown(f"**{score.label}** — {score.question}")
+                    st.caption(f"{score.low} · {score.neutral} · {score.high}")
+                    left, right = st.columns([4, 1])
+                    earlier = previous.get(score.key, 5.0)
+                    value = left.slider(score.label, 0.0, 10.0, 5.0 if earlier is None else earlier,
+                                        0.5, key=f"value_{document_id}_{score.key}",
+                                        label_visibility="collapsed")
+                    not_addressed = right.checkbox(
+                        "Not addressed", value=score.key in previous and earlier is None,
+                        key=f"na_{document_id}_{score.key}")
+                    values[score.key] = None if not_addressed else value
+                submitted = st.form_submit_button("Save labels", type="primary")
+            if submitted:
+                try:
+                    with session_scope() as session:
+                        pi = queue.loc[queue["document_id"] == document_id,
+                                       "inclusion_probability"].iloc[0]
+                        v.save_labels(session, topic, document_id, annotator, values, float(pi))
+                    st.success(f"Saved your labels of document {document_id}.")
+                except v.LabelError as exc:
+                    st.error(str(exc))
+            with session_scope() as session:
+                revealed = v.revealed_scores(session, topic, document_id, annotator)
+            if revealed is None:
+                st.caption("The machine's scores stay hidden until you have saved your own, "
+                           "so they cannot anchor your judgement.")
+            else:
+                st.markdown("**Machine scores** (shown now that you have saved yours)")
+                st.dataframe(revealed.drop(columns=["score"]), hide_index=True, width="stretch",
+                             key="revealed_scores")
+
+
+# --- agreement --------------------------------------------------------------------------
+with agreement_tab:
+    with session_scope() as session:
+        agreement = v.agreement_table(session, topic)
+        pairs = v.paired_ratings(session, topic)
+    if agreement.empty:
+        st.info("No document has both a human label and a machine score yet. Code some "
+                "documents in the **Code documents** tab (or import a CSV).")
+    else:
+        st.markdown("Machine vs human, per score and scoring model. Pairs are documents that "
+                    "both rated as addressing the score; *addressed agreement* is how often "
+                    "they agree on whether the score is addressed at all.")
+        st.dataframe(agreement, hide_index=True, width="stretch", column_config={
+            **{c: st.column_config.NumberColumn(format="%.2f") for c in
+               ("alpha", "mae", "spearman", "bias", "addressed_agreement", "addressed_kappa")}})
+        st.markdown("**How to read alpha** (Krippendorff, interval level)")
+        for verdict, meaning in v.VERDICT_MEANING.items():
+            st.markdown(f"- **{verdict}**: {meaning}")
+        labels_by_key = {s.key: s.label for s in topic.scores}
+        chosen = st.selectbox("Scatter for score", topic.score_keys,
+                              format_func=labels_by_key.get, key="agreement_score")
+        st.plotly_chart(charts.machine_vs_human(pairs[pairs["score"] == chosen],
+                                                labels_by_key[chosen]), width="stretch")
+    intercoder = v.intercoder_table(labels, topic)
+    st.markdown("**Inter-coder reliability** (documents coded by two or more annotators)")
+    if intercoder["documents"].sum() == 0:
+        st.caption("No document has been coded by two annotators yet.")
+    else:
+        st.dataframe(intercoder, hide_index=True, width="stretch")
+
+
+# --- corrected trends -------------------------------------------------------------------
+with trend_tab:
+    with session_scope() as session:
+        trends = v.corrected_trend_table(session, topic)
+    if trends.empty:
+        st.info("A corrected trend needs a validation sample and scored documents. Draw a "
+                "sample, code it, then come back.")
+    else:
+        st.markdown(
+            "The **naive** slope is ordinary least squares on the machine scores. The "
+            "**corrected** slope uses the human labels of the random sample to remove the "
+            "scorer's bias (design-based supervised learning: pseudo-outcome "
+            "Ŷ + (R/π)(Y − Ŷ), robust standard errors). Slopes are score points per year; "
+            "intervals are 95%.")
+        if trends["corrected_slope"].notna().any():
+            st.plotly_chart(charts.slope_comparison(trends.dropna(subset=["corrected_slope"]),
+                                                    topic), width="stretch")
+        st.dataframe(trends.drop(columns=["verdict"]), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                    for c in trends.columns if c.endswith(
+                                        ("slope", "low", "high", "_z"))})
+        labels_by_key = {s.key: s.label for s in topic.scores}
+        for row in trends.itertuples():
+            st.markdown(f"**{labels_by_key.get(row.score, row.score)}** — {row.verdict}")
+
+
+# --- sample and CSV ---------------------------------------------------------------------
+with sample_tab:
+    settings = get_settings()
+    if sample is not None:
+        p = sample.parameters
+        coded = labels["document_id"].isin(sample.documents["document_id"]).groupby(
+            labels["document_id"]).any().sum() if not labels.empty else 0
+        st.markdown(f"Current sample: **{p.get('design')}**, {p.get('drawn')} of "
+                    f"{p.get('frame_documents')} documents (seed {p.get('seed')}), drawn "
+                    f"{sample.created_at:%Y-%m-%d %H:%M} UTC; {coded} coded by someone.")
+    with st.form("draw_sample"):
+        st.markdown("**Draw a new sample** (labels already saved are kept; the coding list "
+                    "becomes the new sample)")
+        design = st.selectbox("Design", ["stratified", "simple"],
+                              index=0 if settings.validation_sampling == "stratified" else 1,
+                              help="stratified = by source and month, proportional allocation")
+        size = st.number_input("Documents", 1, 10_000, settings.validation_sample_size)
+        seed = st.number_input("Seed", 0, 2**31 - 1, settings.validation_seed)
+        if st.form_submit_button("Draw sample"):
+            try:
+                with session_scope() as session:
+                    drawn = v.draw_sample(session, topic.name, size=int(size), design=design,
+                                          seed=int(seed), settings=settings)
+                st.success(f"Drew {len(drawn.documents)} documents. Reload to code them.")
+                st.session_state.pop("validation_doc", None)
+            except ValueError as exc:
+                st.error(str(exc))
+    st.markdown("**Code outside the app**")
+    with session_scope() as session:
+        sheet = v.coding_sheet_csv(session, topic)
+    if sheet:
+        st.download_button("Download coding sheet (CSV)", sheet,
+                           file_name=f"{topic.name}-coding-sheet.csv", mime="text/csv")
+    st.download_button("Download labels (CSV)", v.labels_csv(labels),
+                       file_name=f"{topic.name}-gold-labels.csv", mime="text/csv",
+                       disabled=labels.empty)
+    upload = st.file_uploader("Import labels (CSV: document_id, score, value, annotator)",
+                              type=["csv"], key="labels_upload")
+    default_annotator = st.text_input("Annotator for rows without one", key="import_annotator")
+    if upload is not None and st.button("Import labels"):
+        try:
+            with session_scope() as session:
+                result = v.import_labels_csv(session, topic,
+                                             upload.getvalue().decode("utf-8-sig"),
+                                             default_annotator or None)
+            st.success(f"Imported {result.stored} labels of {len(result.documents)} documents "
+                       f"({result.skipped_blank} blank rows skipped).")
+        except (v.LabelError, UnicodeDecodeError) as exc:
+            st.error(f"Nothing was imported: {exc}")
