@@ -12,7 +12,6 @@ PAGES = [
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
-    st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
 ]
 
 st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")

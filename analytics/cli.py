@@ -214,10 +214,5 @@ def cron():
     typer.echo(cron_line())
 
 
-from analytics.validation_cli import validate_app
-
-app.add_typer(validate_app, name="validate")
-
-
 def main() -> None:
     app()
