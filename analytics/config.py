@@ -327,6 +327,75 @@ class Settings(BaseSettings):
         default=2024, description="RNG seed of the validation sample (recorded with it)."
     )
 
+    # --- trends (Bayesian regression, analytics/trends.py) -----------------------------
+    trend_sampler: Literal["nutpie", "pymc"] = Field(
+        default="nutpie",
+        description="NUTS implementation for trend fits: 'nutpie' (compiled once per model "
+        "shape, fast) or 'pymc' (PyMC's own NUTS, the slower baseline).",
+    )
+    trend_likelihood: Literal["student_t", "normal"] = Field(
+        default="student_t",
+        description="Noise model of trend fits: 'student_t' (robust to outlying documents) "
+        "or 'normal'.",
+    )
+    trend_draws: int = Field(default=1000, ge=50, description="Posterior draws per chain.")
+    trend_tune: int = Field(default=1000, ge=50, description="Tuning steps per chain.")
+    trend_chains: int = Field(default=4, ge=1, description="Number of sampler chains.")
+    trend_per_source_slopes: bool = Field(
+        default=False,
+        description="Give each source its own (partially pooled) slope in trend fits.",
+    )
+    trend_changepoints: int = Field(
+        default=24, ge=1,
+        description="Candidate dates (evenly spaced) where the changepoint trend form may "
+        "change its slope.",
+    )
+    trend_time_bins: int = Field(
+        default=60, ge=2,
+        description="At most this many time bins per window when documents are compressed "
+        "to weighted rows before sampling (each row keeps its documents' mean time).",
+    )
+    trend_score_resolution: float = Field(
+        default=0.25, ge=0,
+        description="Scores are rounded to this step before Student-t fits group equal "
+        "values (0 = no rounding; exact for integer LLM scores).",
+    )
+
+    # --- dynamics (neural ODE, analytics/dynamics/) -----------------------------------
+    dynamics_resolution: Literal["day", "week"] = Field(
+        default="day",
+        description="Period of the dynamics series: 'day' or 'week' (mean score per period; "
+        "periods without documents stay missing and are masked, never filled).",
+    )
+    dynamics_holdout_fraction: float = Field(
+        default=0.2, ge=0.0, lt=0.9,
+        description="Share of the newest periods held out to score the ODE against "
+        "persistence and a linear trend (0 = no validation).",
+    )
+    dynamics_ensemble_size: int = Field(
+        default=8, ge=1, le=64,
+        description="Ensemble members (own seed and bootstrap resample of windows each); "
+        "the bands come from them.",
+    )
+    dynamics_iterations: int = Field(
+        default=300, ge=1, description="Optimizer iterations per dynamics fit.")
+    dynamics_window_days: int = Field(
+        default=28, ge=2,
+        description="Length of the multiple-shooting windows the training series is cut into.",
+    )
+    dynamics_hidden: int = Field(
+        default=16, ge=1, description="Hidden units of the small network term of the ODE.")
+    dynamics_solver: Literal["euler", "midpoint", "rk4"] = Field(
+        default="euler",
+        description="Fixed-step torchdiffeq solver on the period grid (step = one period).",
+    )
+    dynamics_seed: int = Field(default=0, description="Seed of dynamics fits (member m: seed+m).")
+    dynamics_band: float = Field(
+        default=0.8, gt=0.0, lt=1.0,
+        description="Coverage of the ensemble bands and scenario readouts (0.8 = 10th-90th "
+        "percentile).",
+    )
+
     # --- secrets (never stored in the database, logs or exports) ----------------------
     openai_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible scoring endpoint."
@@ -402,6 +471,10 @@ class ScoreDefinition(BaseModel):
     maximum: float = 10.0
     anchors_low: list[str] = Field(default_factory=list)
     anchors_high: list[str] = Field(default_factory=list)
+    relevance_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Offline scorer: cosine a passage needs to count for this score "
+        "(None = the backend default; 0 = every passage is relevant).")
 
 
 class SourceQueries(BaseModel):

@@ -81,14 +81,14 @@ def _window_dates(topic: str, window: str) -> tuple[dt.date | None, dt.date | No
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_documents(topic: str, sources: tuple[str, ...], start, end) -> pd.DataFrame:  # noqa: ANN001
+def load_documents(topic: str, sources: tuple[str, ...], start, end) -> pd.DataFrame:
     with session_scope() as session:
         return queries.documents_frame(session, topic, sources, start, end)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_scored(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
-                start, end) -> pd.DataFrame:  # noqa: ANN001
+                start, end) -> pd.DataFrame:
     with session_scope() as session:
         return queries.scored_frame(session, topic, score_keys, sources, start, end)
 
@@ -114,7 +114,7 @@ def demo_banner(status: dict) -> None:
     if status["is_demo"]:
         st.info("**Demo data — offline scorer.** These documents are synthetic (generated "
                 "by the demo provider with a known latent opinion path) and were scored by "
-                "the offline heuristic backend, not an LLM.", icon="🧪")
+                "the offline heuristic backend, not an LLM.", icon=":material/science:")
 
 
 def empty_state(what: str, command: str) -> None:
@@ -125,3 +125,52 @@ def empty_state(what: str, command: str) -> None:
 def view_label(view: View) -> str:
     span = "all dates" if view.start is None else f"{view.start} → {view.end}"
     return f"{view.topic.title} · {span} · {', '.join(view.sources)}"
+
+
+_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|<>~$:"
+
+
+def escape_md(text: str | None) -> str:
+    """Make untrusted text inert in st.markdown: no links, images, emphasis or HTML."""
+    if not text:
+        return ""
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links are offered to the user (no javascript: or data: URLs)."""
+    if url and url.lower().startswith(("http://", "https://")):
+        return url
+    return None
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_document_detail(document_id: int) -> dict | None:
+    with session_scope() as session:
+        return queries.document_detail(session, document_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def search_ids(topic: str, text: str) -> set[int]:
+    with session_scope() as session:
+        return queries.search_document_ids(session, topic, text)
+
+
+def documents_table(documents: pd.DataFrame, scored: pd.DataFrame,
+                    keys: tuple[str, ...]) -> pd.DataFrame:
+    """Documents with their scores, newest first, for the Documents page table."""
+    table = documents.merge(scored[["id", *keys]], on="id", how="left")
+    table = table[table["duplicate_of"].isna()]
+    columns = ["published_at", "source", "title", *keys, "n_comments", "url", "id"]
+    return table[columns].sort_values("published_at", ascending=False).reset_index(drop=True)
+
+
+def filter_documents(table: pd.DataFrame, topic: str, query: str,
+                     ranges: dict[str, tuple[float, float]], require_all: bool) -> pd.DataFrame:
+    """Text search, then score ranges; a narrowed range drops documents without that score."""
+    if query.strip():
+        table = table[table["id"].isin(search_ids(topic, query))]
+    for key, (low, high) in ranges.items():
+        if require_all or (low, high) != (0.0, 10.0):
+            table = table[table[key].between(low, high)]
+    return table

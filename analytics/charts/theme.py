@@ -12,8 +12,9 @@ TRUTH_COLOR = "#111111"
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
 TEMPLATE.layout.update(
     font=dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13),
-    margin=dict(l=50, r=20, t=50, b=40),
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+    margin=dict(l=50, r=20, t=70, b=40),
+    title=dict(x=0, xanchor="left", y=0.98, yanchor="top", font=dict(size=16)),
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
     hovermode="x unified",
     colorway=SCORE_COLORS,
 )

@@ -232,7 +232,7 @@ class DemoProvider:
     source = "demo"
     options = ()
 
-    def __init__(self, settings, **options):  # noqa: ANN001
+    def __init__(self, settings, **options):
         self.settings = settings
 
     def fetch(self, topic: Topic, query: str | None = None, since: dt.datetime | None = None,

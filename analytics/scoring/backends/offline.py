@@ -28,8 +28,8 @@ from analytics.scoring.schema import MAX_SUMMARY_WORDS, DocumentScores, ScoreVal
 class OfflineParameters:
     relevance_threshold: float = 0.35  # cosine to the score prototype to count a sentence
     relevance_margin: float = 0.0  # a sentence counts for every score within this of its best
-    embedding_weight: float = 6.0  # polarity = w_e * (cos_high - cos_low) + w_v * vader
-    vader_weight: float = 0.75
+    embedding_weight: float = 4.0  # polarity = tanh(w_e * (cos_high - cos_low) + w_v * vader)
+    vader_weight: float = 0.5
     comment_weight: float = 1.0  # weight of a comment sentence relative to a text sentence
     max_sentences: int = 12  # per score and document
     summary_sentences: int = 3
@@ -44,7 +44,7 @@ class _Prototypes:
 
 
 class _Sentence:
-    __slots__ = ("text", "chunk", "is_comment")
+    __slots__ = ("chunk", "is_comment", "text")
 
     def __init__(self, text: str, chunk: int, is_comment: bool):
         self.text, self.chunk, self.is_comment = text, chunk, is_comment
@@ -69,7 +69,7 @@ class OfflineBackend:
             "chunk": [self.settings.chunk_size, self.settings.chunk_overlap],
         })
 
-    def _vader_analyzer(self):  # noqa: ANN202
+    def _vader_analyzer(self):
         if self._vader is None:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -125,7 +125,7 @@ class OfflineBackend:
                           low: np.ndarray) -> np.ndarray:
         """Polarity in (-1, 1): embedding closeness to the high vs low end, plus VADER."""
         p = self.parameters
-        embedding_side = (vectors @ high.T).max(1) - (vectors @ low.T).max(1)
+        embedding_side = (vectors @ high.T).mean(1) - (vectors @ low.T).mean(1)
         analyzer = self._vader_analyzer()
         vader = np.array([analyzer.polarity_scores(_DOMAIN_WORDS.sub(" ", t))["compound"]
                           for t in texts])
@@ -140,7 +140,9 @@ class OfflineBackend:
             return ScoringOutcome(result=result)
         relevance = vectors @ prototypes.relevance.T  # (n_sentences, n_scores)
         best = relevance.max(1, keepdims=True)
-        counts = (relevance >= p.relevance_threshold) & (relevance >= best - p.relevance_margin)
+        thresholds = np.array([p.relevance_threshold if s.relevance_threshold is None
+                               else s.relevance_threshold for s in topic.scores])
+        counts = (relevance >= thresholds) & (relevance >= best - p.relevance_margin)
         scores: dict[str, ScoreValue] = {}
         for j, definition in enumerate(topic.scores):
             rows = np.flatnonzero(counts[:, j])

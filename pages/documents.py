@@ -1,0 +1,84 @@
+"""Documents: filter, search, and read one document with its scores, evidence and comments."""
+
+import streamlit as st
+
+from analytics import ui
+from analytics.charts import overview as charts
+
+view = ui.sidebar()
+st.title("Documents")
+if view is None:
+    st.stop()
+status = ui.load_status(view.topic.name)
+ui.demo_banner(status)
+if status["counts"]["documents"] == 0:
+    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
+    st.stop()
+
+keys = tuple(view.topic.score_keys)
+documents = ui.load_documents(view.topic.name, view.sources, view.start, view.end)
+scored = ui.load_scored(view.topic.name, keys, view.sources, view.start, view.end)
+table = ui.documents_table(documents, scored, keys)
+
+with st.expander("Filter by text and score", expanded=False):
+    query = st.text_input("Text search (title and body)", key="doc_search")
+    ranges = {}
+    score_columns = st.columns(len(view.topic.scores))
+    for column, score in zip(score_columns, view.topic.scores, strict=True):
+        ranges[score.key] = column.slider(score.label, 0.0, 10.0, (0.0, 10.0), 0.5,
+                                          key=f"range_{score.key}")
+    only_scored = st.checkbox("Only documents that address every score", value=False)
+table = ui.filter_documents(table, view.topic.name, query, ranges, only_scored)
+
+st.caption(f"{len(table):,} documents · {ui.view_label(view)}")
+if table.empty:
+    st.warning("No document matches these filters.")
+    st.stop()
+event = st.dataframe(
+    table, hide_index=True, width="stretch", height=360, on_select="rerun",
+    selection_mode="single-row",
+    column_config={"url": st.column_config.LinkColumn("link"),
+                   "published_at": st.column_config.DatetimeColumn("published", format="YYYY-MM-DD HH:mm"),
+                   "n_comments": st.column_config.NumberColumn("comments"),
+                   **{k: st.column_config.NumberColumn(k, format="%.1f") for k in keys}},
+)
+selected = event.selection.rows if event and event.selection else []
+if selected:
+    st.query_params["doc"] = str(int(table.iloc[selected[0]]["id"]))
+document_id = int(st.query_params.get("doc", table.iloc[0]["id"]))
+
+detail = ui.load_document_detail(document_id)
+if detail is None:
+    st.warning("That document no longer exists.")
+    st.stop()
+doc, analysis = detail["document"], detail["analysis"]
+st.divider()
+st.subheader(ui.escape_md(doc["title"] or "(untitled)"))
+st.caption(ui.escape_md(f"{doc['source']} · {doc['provider']} · {doc['published_at']:%Y-%m-%d %H:%M} UTC"
+                        f" · {doc['author'] or 'unknown author'}"))
+link = ui.safe_url(doc["url"])
+if link:
+    st.link_button("Open source", link)
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Text**")
+    st.text(doc["text"])
+with right:
+    if analysis is None:
+        ui.empty_state("This document is not scored yet.", "python -m analytics score")
+    else:
+        st.markdown(f"**Summary** · {ui.escape_md(analysis['backend'])} · "
+                    f"{ui.escape_md(analysis['model'])}")
+        st.text(analysis["summary"] or "")
+        st.plotly_chart(charts.document_scores(analysis["scores"], view.topic), width="stretch")
+        for score in view.topic.scores:
+            with st.expander(f"{score.label}: evidence"):
+                st.text((analysis["rationale"] or {}).get(score.key, ""))
+                for passage in detail["evidence"].get(score.key, []):
+                    st.text("› " + passage)
+comments = detail["comments"]
+st.markdown(f"**Comments** ({len(comments)})")
+if comments.empty:
+    st.caption("No comments.")
+else:
+    st.dataframe(comments, hide_index=True, width="stretch")
