@@ -95,7 +95,8 @@ def test_stratified_sample_has_exact_inclusion_probabilities():
     population = labels.value_counts()
     assert set(info) == set(population.index)
     for stratum, rows in sample.groupby("stratum"):
-        assert rows["inclusion_probability"].iloc[0] == pytest.approx(len(rows) / population[stratum])
+        expected = len(rows) / population[stratum]
+        assert rows["inclusion_probability"].iloc[0] == pytest.approx(expected)
         assert len(rows) >= min(2, population[stratum])
     # Horvitz-Thompson estimate of the frame size is exact under this design.
     assert (1 / sample["inclusion_probability"]).sum() == pytest.approx(len(frame))
@@ -330,3 +331,22 @@ def test_annotation_page_hides_machine_scores_until_saved(small_db):
     shown = machine_tables(app)
     assert len(shown) == 1
     assert shown[0].value.set_index("label").loc["Sentiment toward NATO", "yours"] == 8.0
+
+
+def test_validation_page_shows_agreement_and_corrected_trends(small_db):
+    from streamlit.testing.v1 import AppTest
+
+    from analytics.store import session_scope
+
+    topic = load_topic("nato")
+    with session_scope() as session:
+        v.draw_sample(session, topic.name, size=30)
+        _code_sample_with_demo_truth(session, topic)
+    app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=60).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.get("plotly_chart")) == 2  # machine-vs-human scatter + slope comparison
+    tables = [d.value for d in app.dataframe]
+    assert any({"alpha", "mae", "spearman", "bias"} <= set(t.columns) for t in tables)
+    assert any("corrected_slope" in t.columns for t in tables)
+    assert any("Trust the corrected slope" in m.value or "agree within" in m.value
+               for m in app.markdown)
