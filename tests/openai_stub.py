@@ -106,6 +106,8 @@ class StubState:
         self.calls: Counter = Counter()
         self.chat_requests: list[dict] = []
         self.usage: list[tuple[int, int]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # most chat requests being answered at the same moment
         self.lock = threading.Lock()
 
     def next_action(self) -> Any:
@@ -172,6 +174,15 @@ def make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.calls["chat"] += 1
                 state.chat_requests.append(body)
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                self._chat_answer(body)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+        def _chat_answer(self, body: dict) -> None:
             action = state.next_action()
             if state.latency:
                 time.sleep(state.latency)

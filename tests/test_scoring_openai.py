@@ -228,12 +228,11 @@ def test_cli_turns_a_bad_key_into_one_message(stub, corpus, topic, monkeypatch):
 
 def test_slow_responses_overlap_and_timeouts_are_retried(corpus, topic):
     with OpenAIStub(latency=0.3) as slow:
-        started = time.perf_counter()
         result = score_topic(topic, settings=make_settings(slow, corpus, openai_concurrency=8),
                              limit=8)
-        elapsed = time.perf_counter() - started
+        overlap = slow.state.max_in_flight
     assert result.scored == 8
-    assert elapsed < 8 * 0.3 * 0.6, elapsed  # overlapped, not one after the other
+    assert overlap >= 4, overlap  # slow calls are answered side by side, not one by one
     with OpenAIStub() as stub:
         stub.state.script.extend([("sleep", 1.5)])
         settings = make_settings(stub, corpus, openai_concurrency=1, openai_timeout_s=0.5)
