@@ -10,7 +10,8 @@ OLS interval on the surrogate and the DSL interval (pseudo-outcomes + HC1 errors
 nominal 95 %. A control with an unbiased surrogate runs side by side.
 
 Part 2 (real human labels): the offline backend scores a fixed random subset of NewsMTSC
-train sentences for "sentiment toward <target mention>" (a one-score topic built here);
+train sentences for sentiment toward the marked target (the one-score topic of
+analytics.scoring.targeted: the mention is replaced by a placeholder);
 human polarity 2/4/6 maps to 0/5/10. Krippendorff's alpha (interval), MAE and Spearman
 against the human labels, with VADER on the same sentences as the baseline.
 
@@ -21,7 +22,6 @@ The last line printed is one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -90,65 +90,43 @@ def coverage(reps: int, noise_sd: float, drift: float, n: int, gold: int, seed: 
 
 # --- part 2: NewsMTSC -------------------------------------------------------------------
 
-def target_topic(mention: str):
-    """A one-score topic: sentiment toward the marked target of a sentence."""
-    from analytics.config import ScoreDefinition, Topic
-
-    digest = hashlib.sha1(mention.lower().encode()).hexdigest()[:12]
-    score = ScoreDefinition(
-        key="sentiment", label=f"Sentiment toward {mention}",
-        question=f"How does the text portray {mention}: favourably or unfavourably?",
-        low=f"0 = {mention} is portrayed very negatively: criticized, blamed or attacked",
-        high=f"10 = {mention} is portrayed very positively: praised, supported or admired",
-        anchors_low=[f"{mention} was criticized.", f"{mention} is blamed for the failure.",
-                     f"{mention} lied and acted badly."],
-        anchors_high=[f"{mention} was praised.", f"{mention} did an excellent job.",
-                      f"{mention} is admired and respected."],
-    )
-    return Topic(name=f"target_{digest}", title=f"Sentiment toward {mention}", target=mention,
-                 keywords=[mention], scores=[score])
-
-
 def load_newsmtsc(limit: int, seed: int) -> list[dict]:
     items = []
     for line in NEWSMTSC.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         for target in record["targets"]:
             items.append({"sentence": record["sentence_normalized"],
-                          "mention": target["mention"],
+                          "start": target["from"], "end": target["to"],
                           "human": POLARITY_TO_SCORE[float(target["polarity"])]})
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(items), size=min(limit, len(items)), replace=False)
     return [items[i] for i in sorted(chosen)]
 
 
-def newsmtsc_agreement(limit: int, seed: int, threads: int = 1) -> dict:
-    import torch
+def newsmtsc_agreement(limit: int, seed: int) -> dict:
+    """Offline backend on the lead's generic target topic (analytics.scoring.targeted):
+    the marked mention is replaced by a placeholder, one topic serves every target."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from analytics.config import get_settings
     from analytics.scoring.backends.offline import OfflineBackend
-    from analytics.scoring.retrieval import prepare
+    from analytics.scoring.retrieval import Passage, PreparedDocument
+    from analytics.scoring.targeted import mask_target, target_sentiment_topic
 
-    # Thousands of tiny encode calls (each target's anchors): one thread avoids the
-    # oversubscription that made them ~9x slower on the shared 2-core machine.
-    torch.set_num_threads(threads)
     items = load_newsmtsc(limit, seed)
+    topic = target_sentiment_topic()
     backend = OfflineBackend(get_settings())
-    machine = np.full(len(items), np.nan)
-    by_topic: dict[str, list[int]] = {}
-    topics = {}
+    documents = []
     for i, item in enumerate(items):
-        topic = target_topic(item["mention"])
-        topics[topic.name] = topic
-        by_topic.setdefault(topic.name, []).append(i)
+        text = mask_target(item["sentence"], item["start"], item["end"])
+        documents.append(PreparedDocument(i, "", text, [], [Passage(0, "text", text)]))
     started = time.perf_counter()
-    for name, rows in by_topic.items():
-        documents = [prepare(i, None, items[i]["sentence"], []) for i in rows]
-        for i, outcome in zip(rows, backend.score_batch(documents, topics[name]), strict=True):
-            if outcome.result is not None:
-                value = outcome.result.scores["sentiment"].value
-                machine[i] = np.nan if value is None else value
+    machine = np.full(len(items), np.nan)
+    for first in range(0, len(documents), 512):
+        outcomes = backend.score_batch(documents[first:first + 512], topic)
+        for i, outcome in enumerate(outcomes, start=first):
+            value = outcome.result.scores["sentiment"].value if outcome.result else None
+            machine[i] = np.nan if value is None else value
     seconds = time.perf_counter() - started
     human = np.array([item["human"] for item in items])
     vader = SentimentIntensityAnalyzer()
@@ -161,7 +139,7 @@ def newsmtsc_agreement(limit: int, seed: int, threads: int = 1) -> dict:
                 "spearman": result.spearman, "bias": result.bias}
 
     return {
-        "sentences": len(items), "distinct_targets": len(by_topic),
+        "sentences": len(items),
         "offline_scored_share": float(np.mean(~np.isnan(machine))),
         "offline_addressed_only": figures(machine),
         "offline_null_as_neutral": figures(np.where(np.isnan(machine), 5.0, machine)),
@@ -178,7 +156,6 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=20240)
     parser.add_argument("--skip-newsmtsc", action="store_true")
-    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -199,8 +176,7 @@ def main() -> None:
         "drifting": drifting, "unbiased": unbiased, "simulation_seconds": round(simulation_s, 1),
     }
     if not args.skip_newsmtsc and NEWSMTSC.is_file():
-        report["newsmtsc"] = newsmtsc_agreement(args.sentences, seed=0,
-                                                threads=args.torch_threads)
+        report["newsmtsc"] = newsmtsc_agreement(args.sentences, seed=0)
         print("NewsMTSC:", json.dumps(report["newsmtsc"]))
     print(json.dumps(report))
 
