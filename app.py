@@ -9,9 +9,11 @@ import streamlit as st
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/documents.py", title="Documents", icon=":material/article:"),
-    st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
-    st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
+    st.Page("pages/scenarios.py", title="Scenarios", icon=":material/timeline:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
+    st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
+    st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
 ]
 
 st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")

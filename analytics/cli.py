@@ -14,7 +14,7 @@ app = typer.Typer(help="Opinion analytics: ingest, score, summarize and model me
 console = Console()
 
 
-def _topic(name: str | None):  # noqa: ANN202
+def _topic(name: str | None):
     try:
         return load_topic(name)
     except TopicError as exc:
@@ -22,7 +22,7 @@ def _topic(name: str | None):  # noqa: ANN202
         raise typer.Exit(2) from exc
 
 
-def _bars():  # noqa: ANN202
+def _bars():
     bars: dict[str, tqdm] = {}
 
     def update(stage: str, n: int, total: int) -> None:
@@ -120,8 +120,8 @@ def summarize(period: str = typer.Option("week", help="Period: week or month."),
 @app.command()
 def status(topic: str = typer.Option(None, help="Topic name.")):
     """Counts per source and month, scored vs unscored, and the last runs."""
-    from analytics.store import session_scope
     from analytics.store import queries as q
+    from analytics.store import session_scope
 
     topic_obj = _topic(topic)
     with session_scope() as session:
@@ -148,6 +148,10 @@ def status(topic: str = typer.Option(None, help="Topic name.")):
 from analytics.validation_cli import validate_app
 
 app.add_typer(validate_app, name="validate")
+
+from analytics.dynamics.cli import scenarios_app  # noqa: E402
+
+app.add_typer(scenarios_app, name="scenarios")
 
 
 def _when(value: str | None):
@@ -212,6 +216,34 @@ def cron():
     from analytics.ingest.scheduled import cron_line
 
     typer.echo(cron_line())
+
+
+@app.command()
+def report(topic: str = typer.Option(None, help="Topic name."),
+           window: str = typer.Option("90d", help="30d, 90d, 180d, 1y or all."),
+           fmt: str = typer.Option("html", "--format", help="html, pdf, csv (zip) or xlsx."),
+           out: str = typer.Option(None, help="Output file (default: the reports folder).")):
+    """Write a trend report from what the stages stored (no sampling, no training)."""
+    from pathlib import Path
+
+    from analytics import reports
+
+    topic_obj = _topic(topic)
+    if fmt not in reports.FORMATS:
+        console.print(f"[red]Error:[/red] unknown format '{fmt}'; use one of "
+                      f"{', '.join(reports.FORMATS)}.")
+        raise typer.Exit(2)
+    settings = get_settings()
+    try:
+        data = reports.build_report(topic_obj, window, settings=settings)
+    except ValueError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    path = Path(out) if out else reports.default_report_path(settings, topic_obj.name, window, fmt)
+    reports.write_report(data, fmt, path)
+    for note in data.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(f"Report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 def main() -> None:

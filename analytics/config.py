@@ -396,6 +396,18 @@ class Settings(BaseSettings):
         "percentile).",
     )
 
+    # --- reports ---------------------------------------------------------------------
+    reports_dir: Path = Field(
+        default=PROJECT_ROOT / "reports",
+        description="Folder where the scheduled run writes trend reports.",
+    )
+    reports_keep: int = Field(
+        default=10, ge=1, description="The scheduled run keeps this many newest reports per topic."
+    )
+    reports_window: str = Field(
+        default="90d", description="Window of the scheduled report: 30d, 90d, 180d, 1y or all."
+    )
+
     # --- secrets (never stored in the database, logs or exports) ----------------------
     openai_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible scoring endpoint."

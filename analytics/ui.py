@@ -174,3 +174,17 @@ def filter_documents(table: pd.DataFrame, topic: str, query: str,
         if require_all or (low, high) != (0.0, 10.0):
             table = table[table[key].between(low, high)]
     return table
+
+
+@st.cache_data(ttl=120, show_spinner="Gathering the report…")
+def load_report(topic: str, window: str, sources: tuple[str, ...]):  # noqa: ANN201
+    from analytics import reports
+
+    return reports.build_report(load_topic(topic), window, sources)
+
+
+@st.cache_data(ttl=120, show_spinner=False)
+def report_html(topic: str, window: str, sources: tuple[str, ...]) -> str:
+    from analytics import reports
+
+    return reports.render_html(load_report(topic, window, sources))

@@ -1,0 +1,393 @@
+"""Trend reports for people who never open the dashboard: HTML, PDF and CSV.
+
+``build_report`` gathers what the stages already wrote (documents, analyses, cached trend
+fits, level-2 summaries, cached dynamics fits); it never samples or trains. Sections whose
+inputs do not exist yet are left out with a note saying what to run. Every piece of
+untrusted text is escaped: Jinja2 autoescaping in HTML/PDF, and formula neutralisation in
+CSV cells.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics import __version__
+from analytics.config import Settings, Topic, get_settings
+from analytics.store import queries, session_scope
+
+FORMATS = ("html", "pdf", "csv", "xlsx")
+
+
+@dataclass
+class Headline:
+    score: str
+    label: str
+    sentence: str
+    slope: float | None = None
+    hdi_low: float | None = None
+    hdi_high: float | None = None
+    p_decline: float | None = None
+    diagnostics: str = ""
+    agreement: str = ""
+
+
+@dataclass
+class ReportData:
+    topic: Topic
+    window: str
+    start: dt.date | None
+    end: dt.date | None
+    sources: tuple[str, ...]
+    generated_at: dt.datetime
+    is_demo: bool
+    counts: dict
+    coverage: pd.DataFrame
+    documents: pd.DataFrame
+    headlines: list[Headline] = field(default_factory=list)
+    trend_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summaries: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scenario_lines: list[str] = field(default_factory=list)
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def window_label(self) -> str:
+        return "all dates" if self.start is None else f"{self.start} → {self.end}"
+
+
+# --- gathering --------------------------------------------------------------------------------
+
+
+def build_report(topic: Topic, window: str = "90d", sources: tuple[str, ...] | None = None,
+                 settings: Settings | None = None) -> ReportData:
+    from analytics import trends
+
+    settings = settings or get_settings()
+    sources = tuple(sources or trends.DEFAULT_SOURCES)
+    start, end = trends.resolve_window(topic.name, window, settings)
+    with session_scope(settings.database_url) as session:
+        documents = queries.documents_frame(session, topic.name, sources, start, end)
+        scored = queries.scored_frame(session, topic.name, topic.score_keys, sources, start, end)
+        counts = queries.topic_counts(session, topic.name)
+        is_demo = queries.is_demo(session, topic.name)
+        backends = queries.scoring_backends(session, topic.name)
+        truth = queries.demo_truth_frame(session, topic.name) if is_demo else None
+    data = ReportData(
+        topic=topic, window=window, start=start, end=end, sources=sources,
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0), is_demo=is_demo,
+        counts=counts, coverage=coverage_table(documents, scored),
+        documents=_documents_export(documents, scored, topic),
+    )
+    data.provenance = {
+        "software_version": __version__,
+        "scoring": backends.to_dict("records"),
+        "database": "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite",
+        "window": data.window_label,
+        "sources": ", ".join(sources),
+        "generated_at": data.generated_at.isoformat(),
+    }
+    if documents.empty:
+        data.notes.append("No documents in this window: run `python -m analytics ingest` "
+                          "(or `python -m analytics demo`).")
+        return data
+    _add_overview_figures(data, documents, scored, truth)
+    _add_trends(data, scored, settings)
+    _add_summaries(data, settings)
+    _add_scenarios(data, settings)
+    return data
+
+
+def coverage_table(documents: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """Documents per source per week, and the share of them that were scored."""
+    columns = ["week", "source", "documents", "scored", "share_scored"]
+    if documents.empty:
+        return pd.DataFrame(columns=columns)
+    originals = documents[documents["duplicate_of"].isna()]
+    week = originals["published_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W")
+    frame = originals.assign(week=week.dt.start_time.dt.date,
+                             scored=originals["id"].isin(set(scored["id"])))
+    table = frame.groupby(["week", "source"]).agg(documents=("id", "size"),
+                                                  scored=("scored", "sum")).reset_index()
+    table["share_scored"] = (table["scored"] / table["documents"]).round(3)
+    return table[columns]
+
+
+def _documents_export(documents: pd.DataFrame, scored: pd.DataFrame, topic: Topic) -> pd.DataFrame:
+    keep = ["id", "backend", "model", "summary", *topic.score_keys]
+    merged = documents.merge(scored[keep], on="id", how="left") if not scored.empty else \
+        documents.assign(**{k: None for k in keep if k != "id"})
+    columns = ["id", "published_at", "source", "provider", "title", "url", "n_comments",
+               *topic.score_keys, "summary", "backend", "model", "duplicate_of"]
+    return merged[columns].sort_values("published_at").reset_index(drop=True)
+
+
+def _add_overview_figures(data: ReportData, documents: pd.DataFrame, scored: pd.DataFrame,
+                          truth: pd.DataFrame | None) -> None:
+    from analytics.charts import overview
+
+    data.figures["volume"] = overview.monthly_volume(queries.monthly_counts(documents))
+    if not scored.empty:
+        daily = queries.daily_scores(scored, data.topic.score_keys)
+        if truth is not None and data.start is not None:
+            truth = truth[truth["day"].dt.date.between(data.start, data.end)]
+        data.figures["daily"] = overview.daily_means(daily, data.topic, truth)
+
+
+def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> None:
+    from analytics import trends
+
+    if scored.empty:
+        data.notes.append("Nothing is scored yet, so there are no trends: run "
+                          "`python -m analytics score`.")
+        return
+    fits = trends.lookup_fits(data.topic, scored, data.topic.score_keys, "linear",
+                              data.sources, data.start, data.end, settings)
+    agreement = _agreement_lines(data.topic, settings)
+    rows = []
+    for score in data.topic.scores:
+        fit = fits.get(score.key)
+        if fit is None:
+            data.headlines.append(Headline(score.key, score.label, "No trend fit yet for this "
+                                           "window: run `python -m analytics trends --window "
+                                           f"{data.window}`.", agreement=agreement.get(score.key, "")))
+            continue
+        headline = _headline(score.key, score.label, fit)
+        headline.agreement = agreement.get(score.key, "")
+        data.headlines.append(headline)
+        rows.append({"score": score.key, "slope_per_year": headline.slope,
+                     "hdi_low": headline.hdi_low, "hdi_high": headline.hdi_high,
+                     "p_decline": headline.p_decline, "documents": fit.n_documents,
+                     "diagnostics_ok": fit.diagnostics.ok, "stale": fit.stale,
+                     "fit_key": fit.key[:12]})
+        figure = _trend_figure(fit, score.label)
+        if figure is not None:
+            data.figures[f"trend_{score.key}"] = figure
+    data.trend_table = pd.DataFrame(rows)
+    if not rows:
+        data.notes.append("Trend section left out: no cached fit for this view. Run "
+                          f"`python -m analytics trends --window {data.window}`.")
+
+
+def _headline(key: str, label: str, fit) -> Headline:  # noqa: ANN001
+    slope = fit.slope("all")
+    mean, low, high = slope.get("mean"), slope.get("hdi_low"), slope.get("hdi_high")
+    if mean is None:
+        return Headline(key, label, "The fit has no pooled slope.")
+    if low > 0:
+        direction = "rising"
+    elif high < 0:
+        direction = "falling"
+    else:
+        direction = "no clear direction"
+    sentence = (f"{label}: {direction} — {mean:+.2f} points per year "
+                f"(94% HDI {low:+.2f} to {high:+.2f}); P(decline) = {fit.p_decline:.0%}.")
+    if fit.stale:
+        sentence += " (Fit is from earlier data; refresh with `python -m analytics trends`.)"
+    return Headline(key, label, sentence, mean, low, high, fit.p_decline,
+                    fit.diagnostics.plain_words())
+
+
+def _trend_figure(fit, label: str) -> go.Figure | None:  # noqa: ANN001
+    try:
+        from analytics.charts import trends as trend_charts
+    except ImportError:
+        return None
+    return trend_charts.trend_figure(fit, title=label)
+
+
+def _agreement_lines(topic: Topic, settings: Settings) -> dict[str, str]:
+    try:
+        from analytics import validation
+    except ImportError:
+        return {}
+    try:
+        table = validation.agreement_by_score(topic, settings)
+    except Exception:  # noqa: BLE001 - validation is optional context in a report
+        return {}
+    return {row["score"]: row["verdict"] for row in table.to_dict("records")} if len(table) else {}
+
+
+def _add_summaries(data: ReportData, settings: Settings) -> None:
+    from analytics import summarize
+
+    frame = summarize.summaries_frame(data.topic.name, database_url=settings.database_url)
+    if frame.empty:
+        data.notes.append("No level-2 summaries yet: run `python -m analytics summarize "
+                          "--period week`.")
+        return
+    if data.start is not None:
+        starts = pd.to_datetime(frame["period_start"], utc=True).dt.date
+        frame = frame[(starts >= data.start) & (starts <= data.end)]
+    data.summaries = frame.sort_values("period_start").tail(12)
+
+
+def _add_scenarios(data: ReportData, settings: Settings) -> None:
+    from analytics.dynamics import service
+
+    fit = service.latest_fit(settings, data.topic.name)
+    if fit is None:
+        data.notes.append("Scenario section left out: no dynamics fit yet. Run "
+                          "`python -m analytics scenarios fit`.")
+        return
+    data.scenario_lines = [row["text"] for row in fit.readout if row.get("text")]
+    for row in fit.skill:
+        verdict = "beats" if row.get("ode_wins") else "does not beat"
+        if "score" in row:
+            data.scenario_lines.append(f"Hold-out check, {row['score']}: the ODE {verdict} the "
+                                       "simple baselines.")
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _environment():  # noqa: ANN202
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("analytics", "templates"),
+                       autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def render_html(data: ReportData) -> str:
+    """One self-contained file: plotly.js inlined, interactive charts, no network needed."""
+    from plotly.offline import get_plotlyjs
+
+    charts = {name: fig.to_html(full_html=False, include_plotlyjs=False,
+                                config={"displaylogo": False, "responsive": True})
+              for name, fig in data.figures.items()}
+    return _environment().get_template("report.html.j2").render(
+        data=data, charts=charts, plotly_js=get_plotlyjs(), static=False,
+        tables=_tables(data))
+
+
+def render_pdf(data: ReportData) -> bytes:
+    """Static charts rendered by kaleido in one batch, laid out by WeasyPrint."""
+    from weasyprint import HTML
+
+    images = static_images(data.figures)
+    html = _environment().get_template("report.html.j2").render(
+        data=data, charts=images, plotly_js="", static=True, tables=_tables(data))
+    return HTML(string=html).write_pdf()
+
+
+def static_images(figures: dict[str, go.Figure]) -> dict[str, str]:
+    """PNG data URIs for every figure, from ONE kaleido browser session (not one per chart)."""
+    import tempfile
+
+    import kaleido
+
+    if not figures:
+        return {}
+    with tempfile.TemporaryDirectory() as folder:
+        specs = [{"fig": fig, "path": str(Path(folder) / f"{name}.png"),
+                  "opts": {"format": "png", "width": 1000, "height": fig.layout.height or 420,
+                           "scale": 1.5}}
+                 for name, fig in figures.items()]
+        kaleido.write_fig_from_object_sync(specs)
+        return {name: "data:image/png;base64," + base64.b64encode(
+            (Path(folder) / f"{name}.png").read_bytes()).decode() for name in figures}
+
+
+def _tables(data: ReportData) -> dict[str, list[dict]]:
+    return {
+        "coverage": data.coverage.tail(60).to_dict("records"),
+        "trend": data.trend_table.to_dict("records"),
+        "summaries": data.summaries.to_dict("records"),
+    }
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """Spreadsheet apps execute cells that start with = + - @: prefix them with a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(neutralise_cell)
+    return out
+
+
+def render_csv(data: ReportData) -> bytes:
+    """A zip of CSV files: documents with scores, trend table, coverage, summaries."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, frame in _csv_frames(data).items():
+            archive.writestr(f"{name}.csv", safe_frame(frame).to_csv(index=False))
+    return buffer.getvalue()
+
+
+def render_xlsx(data: ReportData) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        for name, frame in _csv_frames(data).items():
+            frame = safe_frame(frame)
+            for column in frame.select_dtypes(include=["datetimetz"]).columns:
+                frame[column] = frame[column].dt.tz_localize(None)
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
+
+
+def _csv_frames(data: ReportData) -> dict[str, pd.DataFrame]:
+    return {"documents": data.documents, "trends": data.trend_table, "coverage": data.coverage,
+            "summaries": data.summaries}
+
+
+RENDERERS = {"html": lambda d: render_html(d).encode("utf-8"), "pdf": render_pdf,
+             "csv": render_csv, "xlsx": render_xlsx}
+EXTENSIONS = {"html": ".html", "pdf": ".pdf", "csv": ".zip", "xlsx": ".xlsx"}
+
+
+def render(data: ReportData, fmt: str) -> bytes:
+    if fmt not in RENDERERS:
+        raise ValueError(f"Unknown report format '{fmt}'; use one of {', '.join(FORMATS)}.")
+    return RENDERERS[fmt](data)
+
+
+def write_report(data: ReportData, fmt: str, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_bytes(render(data, fmt))
+    temporary.replace(path)
+    return path
+
+
+def default_report_path(settings: Settings, topic: str, window: str, fmt: str,
+                        moment: dt.datetime | None = None) -> Path:
+    moment = moment or dt.datetime.now(dt.UTC)
+    name = f"{topic}-{window}-{moment:%Y%m%dT%H%M%SZ}{EXTENSIONS[fmt]}"
+    return Path(settings.reports_dir) / name
+
+
+def prune_reports(settings: Settings, topic: str) -> list[Path]:
+    """Keep the newest ``reports_keep`` files per topic; return what was removed."""
+    folder = Path(settings.reports_dir)
+    files = sorted(folder.glob(f"{topic}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = files[settings.reports_keep:]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def scheduled_report(topic: Topic, settings: Settings) -> Path:
+    """What the scheduled run calls after refreshing fits: one HTML report, old ones pruned."""
+    data = build_report(topic, settings.reports_window, settings=settings)
+    path = write_report(data, "html", default_report_path(settings, topic.name,
+                                                          settings.reports_window, "html"))
+    prune_reports(settings, topic.name)
+    return path

@@ -1,0 +1,44 @@
+"""Reports: preview the trend report of the current view and download it as HTML, PDF or CSV."""
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from analytics import reports, ui
+
+view = ui.sidebar()
+st.title("Reports")
+if view is None:
+    st.stop()
+status = ui.load_status(view.topic.name)
+ui.demo_banner(status)
+if status["counts"]["documents"] == 0:
+    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
+    st.stop()
+
+st.caption("A report reads what the stages stored — cached trend fits, summaries and "
+           "dynamics fits — and never fits anything itself. " + ui.view_label(view))
+window = view.window
+data = ui.load_report(view.topic.name, window, view.sources)
+for note in data.notes:
+    st.warning(note)
+for headline in data.headlines:
+    st.markdown(f"- {ui.escape_md(headline.sentence)}")
+
+html = ui.report_html(view.topic.name, window, view.sources)
+name = f"{view.topic.name}-{window}"
+columns = st.columns(4)
+columns[0].download_button("HTML (interactive, offline)", html, f"{name}.html", "text/html")
+columns[1].download_button("CSV (zip)", reports.render_csv(data), f"{name}.zip",
+                           "application/zip")
+columns[2].download_button("Excel", reports.render_xlsx(data), f"{name}.xlsx",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+if columns[3].button("Build PDF", help="Renders static charts with Chromium (a few seconds)."):
+    with st.spinner("Rendering the PDF…"):
+        st.session_state["report_pdf"] = (name, reports.render_pdf(data))
+if st.session_state.get("report_pdf", (None,))[0] == name:
+    columns[3].download_button("Download PDF", st.session_state["report_pdf"][1], f"{name}.pdf",
+                               "application/pdf")
+
+st.subheader("Preview")
+# The report escapes every untrusted string (Jinja2 autoescape) and runs in a sandboxed iframe.
+components.html(html, height=900, scrolling=True)
