@@ -1,0 +1,97 @@
+"""Real browser: hostile text stays text, shared URLs restore filters, reports work offline."""
+
+import datetime as dt
+
+import pytest
+
+from analytics import reports
+from analytics.config import get_settings, load_topic
+from analytics.ingest.runner import ingest_records
+from analytics.scoring.pipeline import score_topic
+from analytics.store.records import CommentRecord, DocumentRecord
+from tests.browser import chromium_page, streamlit_server, wait_for_app
+
+XSS_TITLE = "<img src=x onerror=alert(1)>"
+XSS_COMMENT = "<script>alert('comment')</script> NATO allies stand united."
+
+
+@pytest.fixture(scope="module")
+def hostile_env(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{folder / 'h.db'}",
+           "ANALYTICS_DATA_DIR": str(folder / "data")}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        from analytics.config import reset_settings_cache
+
+        reset_settings_cache()
+        topic = load_topic("nato")
+        moment = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+        ingest_records([
+            DocumentRecord(
+                source="news" if i % 2 else "reddit", provider="test", external_id=f"h{i}",
+                topic="nato", published_at=moment + dt.timedelta(days=i),
+                title=XSS_TITLE if i == 0 else f"Allies meet {i}",
+                text=f"The allies stand fully united and speak with one voice. Day {i}.",
+                url="javascript:alert(1)",
+                comments=[CommentRecord(external_id="c0", text=XSS_COMMENT)])
+            for i in range(8)
+        ], topic="nato", provider="test")
+        score_topic(topic, settings=get_settings())
+        report = folder / "report.html"
+        reports.write_report(reports.build_report(topic, "all", settings=get_settings()),
+                             "html", report)
+        reset_settings_cache()
+    reset_settings_cache()
+    return env, report
+
+
+@pytest.fixture(scope="module")
+def page():
+    with chromium_page() as browser_page:
+        dialogs = []
+        browser_page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        browser_page.dialogs = dialogs
+        yield browser_page
+
+
+def test_hostile_title_and_comment_render_as_text(hostile_env, page):
+    env, _ = hostile_env
+    with streamlit_server(env) as base:
+        page.goto(f"{base}/documents?doc=1")
+        wait_for_app(page)
+        page.wait_for_selector("text=Comments", timeout=30000)
+        page.wait_for_timeout(1500)
+        assert page.locator('img[src="x"]').count() == 0
+        scripts = page.locator("script").all_inner_texts()
+        assert not any("alert(" in s for s in scripts)
+        assert XSS_TITLE in page.locator('[data-testid="stMain"]').inner_text()
+        assert page.locator('a[href^="javascript:"]').count() == 0
+        assert page.dialogs == []
+
+
+def test_shared_url_restores_filters(demo_database, page, tmp_path):
+    env = {"ANALYTICS_DATABASE_URL": demo_database, "ANALYTICS_DATA_DIR": str(tmp_path)}
+    with streamlit_server(env) as base:
+        page.goto(f"{base}/documents?topic=nato&window=90d&sources=news,reddit")
+        wait_for_app(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert "90d" in sidebar.inner_text()
+        chips = sidebar.locator('[data-baseweb="tag"]').all_inner_texts()
+        assert sorted(c.strip() for c in chips) == ["news", "reddit"]
+        assert "window=90d" in page.url and "sources=news%2Creddit" in page.url.replace(
+            ",", "%2C")
+        caption = page.locator('[data-testid="stMain"]').inner_text()
+        assert "news, reddit" in caption and "youtube" not in caption
+
+
+def test_exported_html_report_renders_offline(hostile_env, page):
+    _, report = hostile_env
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(report.as_uri())
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30000)
+    assert [url for url in requests if not url.startswith(("file:", "data:", "about:"))] == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.dialogs == []
