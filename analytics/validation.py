@@ -412,9 +412,8 @@ def import_labels_csv(session: Session, topic: Topic, text: str,
     if "annotator" not in frame.columns:
         frame["annotator"] = ""
     sample = latest_sample(session, topic.name)
-    sampled_pi = ({} if sample is None else
-                  dict(zip(sample.documents["document_id"], sample.documents["inclusion_probability"],
-                           strict=True)))
+    sampled_pi = ({} if sample is None else dict(zip(
+        sample.documents["document_id"], sample.documents["inclusion_probability"], strict=True)))
     grouped: dict[tuple[int, str, float | None], dict[str, float | None]] = {}
     result = ImportResult()
     for number, row in enumerate(frame.to_dict("records"), start=2):  # line 1 = header

@@ -92,7 +92,8 @@ def corrected_trend(topic: str = typer.Option(None, help="Topic name."),
         raise typer.Exit(0)
     out = Table("score", "naive slope [95%]", "corrected slope [95%]", "gold", "z")
     for row in trends.itertuples():
-        out.add_row(row.score, f"{row.naive_slope:+.2f} [{row.naive_low:+.2f}, {row.naive_high:+.2f}]",
+        naive = f"{row.naive_slope:+.2f} [{row.naive_low:+.2f}, {row.naive_high:+.2f}]"
+        out.add_row(row.score, naive,
                     "—" if math.isnan(row.corrected_slope) else
                     f"{row.corrected_slope:+.2f} [{row.corrected_low:+.2f}, "
                     f"{row.corrected_high:+.2f}]",
