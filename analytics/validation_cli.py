@@ -66,8 +66,10 @@ def agreement(topic: str = typer.Option(None, help="Topic name.")):
     if table.empty:
         console.print("No document has both a human label and a machine score yet.")
         raise typer.Exit(0)
-    out = Table(*table.columns)
-    for row in table.itertuples(index=False):
+    shown = ["score", "model", "pairs", "alpha", "verdict", "mae", "spearman", "bias",
+             "addressed_agreement"]
+    out = Table(*shown[:-1], "addressed")
+    for row in table[shown].itertuples(index=False):
         out.add_row(*(_fmt(x) for x in row))
     console.print(out)
     out = Table(*coders.columns, title="inter-coder reliability")
