@@ -205,15 +205,12 @@ def _trend_figure(fit, label: str) -> go.Figure | None:  # noqa: ANN001
 
 
 def _agreement_lines(topic: Topic, settings: Settings) -> dict[str, str]:
-    try:
-        from analytics import validation
-    except ImportError:
-        return {}
-    try:
-        table = validation.agreement_by_score(topic, settings)
-    except Exception:  # noqa: BLE001 - validation is optional context in a report
-        return {}
-    return {row["score"]: row["verdict"] for row in table.to_dict("records")} if len(table) else {}
+    """Plain sentence per score on how the machine scores agree with human coding."""
+    from analytics import validation
+
+    with session_scope(settings.database_url) as session:
+        table = validation.agreement_per_score(session, topic)
+    return {str(score): str(note) for score, note in table["note"].items()}
 
 
 def _add_summaries(data: ReportData, settings: Settings) -> None:
