@@ -1,5 +1,5 @@
 """The scheduled (cron) run: every configured source since its last successful run, then
-the post-ingest steps (scoring first; summaries, trends and reports add themselves to
+the post-ingest steps (score, summaries, trends, dynamics, report; see
 ``POST_INGEST_STEPS``). A lock file makes overlapping invocations exit with a message."""
 
 from __future__ import annotations
@@ -42,11 +42,42 @@ def _score_new_documents(topic: Topic, settings: Settings) -> Any:
     return score_topic(topic, settings=settings, database_url=settings.database_url).counts()
 
 
-# (name, step) in order. Summaries, trends and reports append their refresh here, e.g.
-# POST_INGEST_STEPS.append(("summaries", refresh_summaries)); each gets (topic, settings)
-# and returns something printable. A failing step is reported and does not stop the next.
+def _refresh_summaries(topic: Topic, settings: Settings) -> Any:
+    from analytics.summarize import summarize_topic
+
+    return summarize_topic(topic, "week", settings=settings,
+                           database_url=settings.database_url).counts()
+
+
+def _refresh_trends(topic: Topic, settings: Settings) -> Any:
+    from analytics.trends import refresh_trends
+
+    fits = refresh_trends(topic, settings, window=settings.reports_window)
+    return f"{len(fits)} trend fit(s) current"
+
+
+def _refresh_dynamics(topic: Topic, settings: Settings) -> Any:
+    from analytics.dynamics.service import refresh_dynamics
+
+    fit = refresh_dynamics(topic, settings)
+    return f"dynamics fit {fit.meta.get('key', '')} current"
+
+
+def _write_report(topic: Topic, settings: Settings) -> Any:
+    from analytics.reports import scheduled_report
+
+    return f"report written to {scheduled_report(topic, settings)}"
+
+
+# (name, step) in order; each gets (topic, settings) and returns something printable.
+# A failing step is reported and does not stop the next. The report comes last so it
+# reads the fits refreshed just before it.
 POST_INGEST_STEPS: list[tuple[str, PostIngestStep]] = [
     ("score", _score_new_documents),
+    ("summaries", _refresh_summaries),
+    ("trends", _refresh_trends),
+    ("dynamics", _refresh_dynamics),
+    ("report", _write_report),
 ]
 
 
@@ -171,7 +202,7 @@ def scheduled_run(topic: Topic, settings: Settings | None = None,
                 result = run_provider(name, topic, since=since, until=now, settings=settings)
             except IngestError as exc:
                 report.ingests[name] = f"failed: {exc}"
-            except Exception as exc:  # noqa: BLE001 - one source must not stop the others
+            except Exception as exc:
                 report.ingests[name] = f"failed: {type(exc).__name__}: {exc}"
             else:
                 report.ingests[name] = result
@@ -180,7 +211,7 @@ def scheduled_run(topic: Topic, settings: Settings | None = None,
         for step_name, step in post_ingest_steps():
             try:
                 report.steps[step_name] = str(step(topic, settings))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 report.steps[step_name] = f"failed: {type(exc).__name__}: {exc}"
             echo(f"{step_name}: {report.steps[step_name]}")
     return report
