@@ -304,6 +304,7 @@ def skill_table(series: DynamicsSeries, n_fit: int, ode: np.ndarray) -> list[dic
         row["best"] = min(finite, key=finite.get) if finite else None
         row["ode_beats_persistence"] = bool(finite) and row["ode"] < row["persistence"]
         row["ode_beats_trend"] = bool(finite) and row["ode"] < row["linear_trend"]
+        row["ode_wins"] = row["ode_beats_persistence"] and row["ode_beats_trend"]
         rows.append(row)
     return rows
 

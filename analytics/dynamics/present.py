@@ -36,14 +36,9 @@ def verdicts(fit) -> list[tuple[bool, str]]:
 
 def model_sentences(fit) -> list[str]:
     """'Opinion returns to X within about N days' for each score."""
-    band = f"{fit.config.band:.0%}"
-    return [
-        f"{row['label']}: without new shocks it settles near {row['settles_at']:.1f} ({band} "
-        f"band {row['settles_low']:.1f}–{row['settles_high']:.1f}); the effect of a shock "
-        f"halves within about {row['half_life_days']:.0f} days (relaxation part: equilibrium "
-        f"{row['equilibrium']:.1f}, time constant {row['tau_days']:.0f} days)."
-        for row in fit.readout
-    ]
+    from analytics.dynamics.service import readout_sentence
+
+    return [row.get("text") or readout_sentence(row, fit.config.band) for row in fit.readout]
 
 
 def parameters_frame(fit) -> pd.DataFrame:

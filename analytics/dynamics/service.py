@@ -153,7 +153,17 @@ def model_readout(fit: DynamicsFit) -> list[dict]:
             "settles_at": float(np.median(settle)), "settles_low": float(np.quantile(settle, low)),
             "settles_high": float(np.quantile(settle, high)),
         })
+        rows[-1]["text"] = readout_sentence(rows[-1], config.band)
     return rows
+
+
+def readout_sentence(row: dict, band: float) -> str:
+    """'Opinion returns to X within about N days', from one readout row."""
+    return (f"{row['label']}: without new shocks it settles near {row['settles_at']:.1f} "
+            f"({band:.0%} band {row['settles_low']:.1f}–{row['settles_high']:.1f}); the effect "
+            f"of a shock halves within about {row['half_life_days']:.0f} days (relaxation "
+            f"part: equilibrium {row['equilibrium']:.1f}, time constant "
+            f"{row['tau_days']:.0f} days).")
 
 
 # --- cache ---------------------------------------------------------------------------
