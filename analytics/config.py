@@ -345,10 +345,10 @@ class Settings(BaseSettings):
         default=False,
         description="Give each source its own (partially pooled) slope in trend fits.",
     )
-    trend_changepoints: int = Field(
-        default=24, ge=1,
-        description="Candidate dates (evenly spaced) where the changepoint trend form may "
-        "change its slope.",
+    trend_changepoint_spacing_days: float = Field(
+        default=12.0, gt=0,
+        description="Spacing in days of the candidate dates where the changepoint trend "
+        "form may change its slope (at most 40 per window); turns are dated to about this.",
     )
     trend_time_bins: int = Field(
         default=60, ge=2,
