@@ -26,7 +26,7 @@ from analytics.dynamics import (
 from analytics.dynamics.fit import DynamicsConfig
 
 
-@st.cache_resource(ttl=600, show_spinner=False)
+@st.cache_resource(ttl=60, show_spinner=False)
 def _fit(topic_name: str, config_json: str, _topic, _settings):
     """(fit for the current data or None, newest older fit or None). Reads the cache only."""
     config = DynamicsConfig.model_validate_json(config_json)
@@ -90,7 +90,8 @@ if fit is None:
 
 meta = fit.meta
 st.caption(f"Fit {meta['key']} · {meta['created_at']} · version {meta['software_version']} · "
-           f"{fit.series.resolution}ly series, {fit.series.n_periods} periods, "
+           f"{ {'day': 'daily', 'week': 'weekly'}[fit.series.resolution]} series, "
+           f"{fit.series.n_periods} periods, "
            f"{fit.n_train} for training · ensemble of {fit.config.ensemble_size} · "
            f"{fit.config.solver} solver · {meta['fit_seconds']} s")
 st.plotly_chart(charts.fit_figure(fit), width="stretch")

@@ -10,6 +10,8 @@ from plotly.subplots import make_subplots
 from analytics.charts.theme import apply, score_color
 
 SCENARIO_COLORS = ["#444444", "#e76f51", "#2a9d8f", "#6a4c93", "#e9c46a", "#264653"]
+# Below the plots: above them, a wrapped legend would cover the first subplot title.
+BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.04, xanchor="left", x=0)
 METHOD_LABELS = {"ode": "neural ODE", "persistence": "persistence (last value)",
                  "linear_trend": "linear trend"}
 
@@ -80,7 +82,8 @@ def fit_figure(fit, title: str | None = "Fitted dynamics and hold-out test") -> 
     for day, _label in series.events:
         if dates[0] <= pd.Timestamp(day) <= dates[-1]:
             fig.add_vline(x=pd.Timestamp(day), line=dict(color="#bbbbbb", width=1))
-    return apply(fig, title, height=260 * len(keys) + 80)
+    apply(fig, title, height=260 * len(keys) + 140)
+    return fig.update_layout(margin=dict(t=70, b=90), legend=BOTTOM_LEGEND)
 
 
 def skill_figure(skill: list[dict], title: str | None = "Hold-out RMSE (lower is better)") \
@@ -122,4 +125,5 @@ def scenario_figure(result, fit=None, history_days: int = 90,
                                      line=dict(color=color, width=2.5 if b == 0 else 2),
                                      name=name, showlegend=j == 0, legendgroup=name),
                           row=row, col=1)
-    return apply(fig, title, height=250 * len(keys) + 80)
+    apply(fig, title, height=250 * len(keys) + 140)
+    return fig.update_layout(margin=dict(t=70, b=90), legend=BOTTOM_LEGEND)

@@ -132,7 +132,9 @@ class ScenarioResult:
         for b, name in enumerate(self.names[1:], start=1):
             step = self.horizons[b]
             for j, key in enumerate(self.score_keys):
-                diff = self.paths[:, b, step, j] - self.paths[:, 0, step, j]
+                diffs = self.paths[:, b, :step + 1, j] - self.paths[:, 0, :step + 1, j]
+                diff = diffs[:, -1]
+                peak = int(np.argmax(np.abs(np.median(diffs, 0))))
                 rows.append({
                     "scenario": name, "score": key, "label": self.score_labels[j],
                     "days": step * self.period_days,
@@ -141,6 +143,10 @@ class ScenarioResult:
                     "difference": float(np.median(diff)),
                     "low": float(np.quantile(diff, low_q)),
                     "high": float(np.quantile(diff, high_q)),
+                    "peak_difference": float(np.median(diffs[:, peak])),
+                    "peak_low": float(np.quantile(diffs[:, peak], low_q)),
+                    "peak_high": float(np.quantile(diffs[:, peak], high_q)),
+                    "peak_date": self.dates[peak].date().isoformat(),
                 })
         return rows
 
@@ -153,9 +159,15 @@ def describe(row: dict, band: float) -> str:
     else:
         direction = "higher" if row["difference"] > 0 else "lower"
         change = f"ends {size:.1f} points {direction} than the baseline"
-    return (f"Under '{row['scenario']}', {row['label']} {change} after {row['days']} days "
+    text = (f"Under '{row['scenario']}', {row['label']} {change} after {row['days']} days "
             f"({row['end_value']:.1f} vs {row['baseline_value']:.1f}); {band:.0%} band "
             f"{row['low']:+.1f} to {row['high']:+.1f} points.")
+    peak = row.get("peak_difference", 0.0)
+    if abs(peak) >= 0.05 and abs(peak) > 1.5 * abs(row["difference"]):
+        text += (f" The largest gap is {abs(peak):.1f} points "
+                 f"{'above' if peak > 0 else 'below'} the baseline around {row['peak_date']} "
+                 f"(band {row['peak_low']:+.1f} to {row['peak_high']:+.1f}).")
+    return text
 
 
 def scenario_inputs(fit, scenario: Scenario, steps: int) -> tuple[np.ndarray, np.ndarray]:
