@@ -127,7 +127,7 @@ def extract_article(html: str, candidate: ArticleCandidate, topic: Topic) -> _Ou
     try:
         extracted = trafilatura.bare_extraction(
             html, url=candidate.url, with_metadata=True, include_comments=False)
-    except Exception:  # noqa: BLE001 - a broken page must not end the run
+    except Exception:
         return _Outcome(failure="extraction_error")
     text = (getattr(extracted, "text", None) or "").strip() if extracted else ""
     if not text:

@@ -96,7 +96,7 @@ class IngestJob:
                     self.lines.append(f"{name}: {result.summary()}")
                 except IngestError as exc:
                     self.lines.append(f"{name}: failed — {exc}")
-        except Exception as exc:  # noqa: BLE001 - shown in the page, not as a traceback
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.done = True

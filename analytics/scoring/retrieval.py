@@ -44,7 +44,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=4)
-def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202
+def _splitter(chunk_size: int, chunk_overlap: int):
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     return RecursiveCharacterTextSplitter(

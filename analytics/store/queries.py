@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from analytics.store.models import Analysis, Chunk, Comment, DemoTruth, Document, Run
 
 
-def _window(query, start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):  # noqa: ANN001, ANN202
+def _window(query, start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):
     if start is not None:
         query = query.where(Document.published_at >= _as_datetime(start))
     if end is not None:
@@ -32,7 +32,7 @@ def _utc(series: pd.Series) -> pd.Series:
 
 
 def documents_frame(session: Session, topic: str, sources: Sequence[str] | None = None,
-                    start=None, end=None) -> pd.DataFrame:  # noqa: ANN001
+                    start=None, end=None) -> pd.DataFrame:
     """One row per document (syndicated copies included, flagged by duplicate_of)."""
     n_comments = (
         select(Comment.document_id, func.count(Comment.id).label("n_comments"))
@@ -54,7 +54,7 @@ def documents_frame(session: Session, topic: str, sources: Sequence[str] | None 
     return frame
 
 
-def latest_analyses(session: Session, topic: str, backend: str | None = None):  # noqa: ANN201
+def latest_analyses(session: Session, topic: str, backend: str | None = None):
     """Subquery: the id of the newest successful analysis of each document."""
     query = select(Analysis.document_id, func.max(Analysis.id).label("analysis_id")).where(
         Analysis.topic == topic, Analysis.status == "ok")
@@ -64,7 +64,7 @@ def latest_analyses(session: Session, topic: str, backend: str | None = None):  
 
 
 def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
-                 sources: Sequence[str] | None = None, start=None, end=None,  # noqa: ANN001
+                 sources: Sequence[str] | None = None, start=None, end=None,
                  backend: str | None = None) -> pd.DataFrame:
     """Documents with their latest analysis: one column per score (NaN = not addressed)."""
     latest = latest_analyses(session, topic, backend)
