@@ -102,26 +102,28 @@ class ModelConfig:
         noise = ("Student-t (robust: a few extreme documents barely move the line), "
                  f"degrees of freedom ~ Gamma({self.nu_alpha}, {self.nu_beta})"
                  if self.likelihood == "student_t" else "Normal")
+        shape = ("piecewise-linear: its slope may change at candidate dates"
+                 if self.form == "changepoint" else "a straight line")
         lines = [
-            f"Each document's score = its source's level + slope × years since the window start"
-            f"{' (+ a per-source slope deviation)' if self.per_source_slopes else ''}"
-            f"{' + slope changes at candidate dates' if self.form == 'changepoint' else ''} "
-            f"+ noise.",
-            f"Noise: {noise}; its scale ~ HalfNormal({self.sigma_sd}).",
-            f"Shared level at the window's middle ~ Normal({self.level_mu}, {self.level_sd}); "
-            f"source levels ~ Normal(shared level, spread), spread ~ HalfNormal({self.source_sd}).",
+            f"Each document's score = its source's level + a trend over time ({shape})"
+            f"{' with a per-source slope' if self.per_source_slopes else ''} + noise.",
+            f"Noise: {noise}; one scale per source ~ HalfNormal({self.sigma_sd}).",
+            f"Mean level of the sources ~ Normal({self.level_mu}, {self.level_sd}); source "
+            f"offsets (summing to zero) ~ Normal(0, spread), spread ~ Gamma(2, mean "
+            f"{self.source_sd}) — partial pooling across sources.",
             f"Slope (points per year) ~ Normal(0, {self.slope_sd_per_window} points per window "
             "length): the trend may move the score by several points across the window, "
             "rarely by more than 10.",
         ]
         if self.per_source_slopes:
-            lines.append(f"Source slopes ~ Normal(slope, spread), spread ~ HalfNormal("
-                         f"{self.source_slope_sd_share} × slope prior sd).")
+            lines.append("Source slopes = slope + zero-sum deviations ~ Normal(0, spread), "
+                         f"spread ~ Gamma(2, mean {self.source_slope_sd_share} × slope sd).")
         if self.form == "changepoint":
             lines.append(f"Candidate dates every ~{self.changepoint_spacing_days:g} days (at "
-                         f"most {self.max_changepoints}), evenly spaced; the slope "
-                         f"change at each ~ Laplace(0, {self.changepoint_scale_share} × slope "
-                         "prior sd), which shrinks changes the data do not support to ~0.")
+                         f"most {self.max_changepoints}); the slope change at each ~ Laplace(0, "
+                         f"{self.changepoint_scale_share} × slope prior sd), which shrinks "
+                         "changes the data do not support toward 0. A turn is reported when "
+                         f"its direction has ≥ {EVENT_PROBABILITY:.0%} posterior probability.")
         lines.append(f"Documents are compressed to weighted rows: at most {self.time_bins} time "
                      f"bins per window; scores rounded to {self.score_resolution} for the "
                      "Student-t likelihood (exact sufficient statistics for Normal).")

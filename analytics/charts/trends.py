@@ -1,0 +1,152 @@
+"""Figures of Bayesian trend fits (``analytics.trends.TrendFit``), shared by page and reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.charts.theme import TRUTH_COLOR, apply, source_color
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def _band(fig: go.Figure, x: pd.Series, low: pd.Series, high: pd.Series, color: str,
+          name: str, alpha: float, legend: bool) -> None:
+    fig.add_scatter(x=list(x) + list(x[::-1]), y=list(high) + list(low[::-1]), fill="toself",
+                    fillcolor=_rgba(color, alpha), line=dict(width=0), hoverinfo="skip",
+                    name=name, showlegend=legend)
+
+
+def trend_figure(fit, daily: pd.DataFrame | None = None,
+                 per_source: bool = False, truth: pd.DataFrame | None = None,
+                 title: str | None = None) -> go.Figure:
+    """Daily means (dot size ~ count), the posterior mean trend, its 94% HDI band and the
+    94% posterior predictive band (where single documents fall); pooled or per source.
+
+    ``daily``: day, [source,] mean, count (``queries.daily_scores``). ``truth``: day, value
+    (the demo's latent path at the news level; per source the demo's offsets are added)."""
+    fig = go.Figure()
+    groups = list(fit.sources) if per_source else ["all"]
+    for group in groups:
+        color = source_color(group)
+        rows = fit.line[fit.line["source"] == group].sort_values("day")
+        label = "all sources" if group == "all" else group
+        if not per_source:
+            _band(fig, rows["day"], rows["pred_low"], rows["pred_high"], color,
+                  "94% predictive band (single documents)", 0.08, True)
+        _band(fig, rows["day"], rows["low"], rows["high"], color,
+              f"94% HDI of the trend ({label})", 0.25, True)
+        if daily is not None and not daily.empty:
+            points = daily if group == "all" else daily[daily["source"] == group]
+            fig.add_scatter(
+                x=points["day"], y=points["mean"], mode="markers",
+                marker=dict(color=color, opacity=0.35,
+                            size=(points["count"].clip(upper=12) + 3).tolist()),
+                customdata=points["count"], name=f"daily mean ({label})",
+                hovertemplate="%{y:.2f} (n=%{customdata})")
+        fig.add_scatter(x=rows["day"], y=rows["mean"], mode="lines",
+                        line=dict(color=color, width=3), name=f"trend ({label})",
+                        hovertemplate="%{y:.2f}")
+    if truth is not None and not truth.empty:
+        fig.add_scatter(x=truth["day"], y=truth["value"], mode="lines",
+                        line=dict(color=TRUTH_COLOR, dash="dash", width=1.5),
+                        name="demo truth (latent path, news level)", hovertemplate="%{y:.2f}")
+    _mark_changes(fig, fit)
+    fig.update_layout(yaxis=dict(range=[0, 10], title="score (0–10)"), xaxis_title=None)
+    return apply(fig, title or f"{fit.score}: trend with 94% credible band", height=430)
+
+
+def _mark_changes(fig: go.Figure, fit) -> None:
+    for event in fit.detected_changes().itertuples():
+        fig.add_vline(x=event.date, line=dict(color="#555555", dash="dot", width=1))
+        fig.add_annotation(x=event.date, y=9.6, showarrow=False, textangle=-90,
+                           text=f"turned {event.direction}", font=dict(size=11))
+
+
+def slope_density(fit, title: str | None = None) -> go.Figure:
+    """Posterior density of the slope (points per year) with P(decline) written on it."""
+    draws = np.asarray(fit.slope_draws, float)
+    grid, density = _kde(draws)
+    fig = go.Figure()
+    below = grid <= 0
+    fig.add_scatter(x=grid, y=density, mode="lines", line=dict(color="#264653", width=2),
+                    name="posterior density", hovertemplate="%{x:.2f}/year")
+    if below.any():
+        fig.add_scatter(x=grid[below], y=density[below], fill="tozeroy", mode="none",
+                        fillcolor=_rgba("#e76f51", 0.35), name="decline (slope < 0)",
+                        hoverinfo="skip")
+    fig.add_vline(x=0, line=dict(color="#888888", width=1))
+    slope = fit.slope()
+    fig.add_annotation(x=0.98, y=0.95, xref="paper", yref="paper", showarrow=False,
+                       align="right", font=dict(size=14),
+                       text=f"P(decline) = {fit.p_decline:.1%}<br>mean {slope['mean']:+.2f}/yr, "
+                            f"94% HDI [{slope['hdi_low']:+.2f}, {slope['hdi_high']:+.2f}]")
+    fig.update_layout(xaxis_title="slope (score points per year)", yaxis_title="density",
+                      hovermode="closest")
+    return apply(fig, title or "Posterior of the slope", height=320)
+
+
+def _kde(draws: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian kernel density (Silverman bandwidth), numpy only."""
+    spread = draws.std() or 1e-3
+    bandwidth = 1.06 * spread * draws.size ** (-1 / 5)
+    grid = np.linspace(draws.min() - 3 * bandwidth, draws.max() + 3 * bandwidth, points)
+    z = (grid[:, None] - draws[None, :]) / bandwidth
+    density = np.exp(-0.5 * z**2).sum(axis=1) / (draws.size * bandwidth * np.sqrt(2 * np.pi))
+    return grid, density
+
+
+def changepoint_figure(fit, title: str | None = None) -> go.Figure:
+    """Where the trend changed: per candidate date, the posterior share of all slope change
+    (bars, coloured by direction) and the detected turns."""
+    table = fit.changepoints
+    fig = go.Figure()
+    colors = np.where(table["change_mean"] < 0, "#e76f51", "#2a9d8f")
+    fig.add_bar(x=table["date"], y=table["share"], marker_color=colors.tolist(),
+                customdata=np.stack([table["change_mean"], table["change_low"],
+                                     table["change_high"]], axis=1),
+                name="share of slope change",
+                hovertemplate="%{x|%d %b %Y}: %{y:.0%} of the change; slope change "
+                              "%{customdata[0]:+.1f}/yr [%{customdata[1]:+.1f}, "
+                              "%{customdata[2]:+.1f}]")
+    for event in fit.detected_changes().itertuples():
+        fig.add_annotation(x=event.date, y=float(table["share"].max()) * 1.08,
+                           text=f"{event.direction} ({event.p_direction:.0%})",
+                           showarrow=False, font=dict(size=11))
+    fig.update_layout(yaxis_title="posterior share of change", xaxis_title=None,
+                      hovermode="closest", yaxis_tickformat=".0%")
+    return apply(fig, title or "Where the trend changed (posterior over candidate dates)",
+                 height=300)
+
+
+def source_comparison(fits: dict, parameter: str = "source_intercept",
+                      title: str | None = None) -> go.Figure:
+    """Per score and source: posterior mean and 94% HDI of a per-source parameter."""
+    fig = go.Figure()
+    for score, fit in fits.items():
+        rows = fit.summary[fit.summary["parameter"] == parameter]
+        fig.add_scatter(
+            x=rows["mean"], y=[f"{score} · {s}" for s in rows["source"]], mode="markers",
+            marker=dict(size=10, color=[source_color(s) for s in rows["source"]]),
+            error_x=dict(type="data", symmetric=False,
+                         array=(rows["hdi_high"] - rows["mean"]).tolist(),
+                         arrayminus=(rows["mean"] - rows["hdi_low"]).tolist()),
+            name=score, showlegend=False, hovertemplate="%{x:.2f}")
+    label = {"source_intercept": "level at the window start",
+             "source_slope": "slope per year"}.get(parameter, parameter)
+    fig.update_layout(xaxis_title=label, yaxis=dict(autorange="reversed"),
+                      hovermode="closest")
+    return apply(fig, title or f"Per-source comparison: {label} (94% HDI)",
+                 height=120 + 40 * sum(len(f.sources) for f in fits.values()))
+
+
+def diagnostics_table(fit) -> pd.DataFrame:
+    """The posterior summary as a table for st.dataframe / reports."""
+    table = fit.summary.copy()
+    table["parameter"] = table["parameter"] + np.where(table["source"] != "",
+                                                       " · " + table["source"], "")
+    return table.drop(columns=["source"]).round(3)

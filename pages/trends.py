@@ -1,0 +1,118 @@
+"""Trends: Bayesian trend of each score with its uncertainty, changepoints, per-source view.
+
+The page only reads cached fits (``analytics.trends``); the Refit button samples again
+with progress. ``python -m analytics trends`` and the scheduled run refresh the cache.
+"""
+
+import streamlit as st
+
+from analytics import trends, ui
+from analytics.charts import trends as charts
+from analytics.config import get_settings
+from analytics.store import queries
+
+view = ui.sidebar()
+st.title("Trends")
+if view is None:
+    st.stop()
+status = ui.load_status(view.topic.name)
+ui.demo_banner(status)
+if status["counts"]["scored"] == 0:
+    ui.empty_state("Nothing is scored yet, so there is no trend to fit.",
+                   "python -m analytics demo")
+    st.stop()
+
+labels = {s.key: s.label for s in view.topic.scores}
+controls = st.columns([3, 2, 2])
+chosen = controls[0].multiselect("Scores", list(labels), default=list(labels)[:1],
+                                 format_func=labels.get, key="trend_scores")
+form = controls[1].radio("Trend form", trends.FORMS, horizontal=True, key="trend_form",
+                         format_func={"linear": "straight line",
+                                      "changepoint": "with turning points"}.get)
+per_source = controls[2].toggle("Per source", value=False, key="trend_per_source")
+st.caption(ui.view_label(view))
+if not chosen:
+    st.info("Pick at least one score above.")
+    st.stop()
+
+settings = get_settings()
+scored = ui.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
+                        view.start, view.end)
+fits = trends.lookup_fits(view.topic, scored, chosen, form, view.sources, view.start,
+                          view.end, settings)
+
+if st.button("Refit now", help="Sample the posterior again for the chosen scores and view "
+             "(seconds per score once the model is compiled; the first fit compiles it)."):
+    bar = st.progress(0.0, text="Starting")
+    with st.status("Fitting trends…", expanded=False) as box:
+        try:
+            trends.refresh_trends(
+                view.topic, settings, scores=chosen, forms=[form], sources=view.sources,
+                start=view.start, end=view.end, force=True,
+                progress=lambda message, done: bar.progress(min(done, 1.0), text=message))
+        except Exception as exc:  # a failed fit must not break the page; the run row has it
+            box.update(label="The fit failed", state="error")
+            st.error(f"The trend fit failed: {exc}. Nothing was changed; try again or run "
+                     "`python -m analytics trends` to see the details.")
+            st.stop()
+        box.update(label="Fitted", state="complete")
+    st.rerun()
+
+missing = [labels[k] for k, fit in fits.items() if fit is None]
+if missing:
+    ui.empty_state(f"No trend fit yet for {', '.join(missing)} in this view.",
+                   f"python -m analytics trends --window {view.window} --form {form}")
+fits = {k: fit for k, fit in fits.items() if fit is not None}
+if not fits:
+    st.stop()
+
+truth = ui.load_truth(view.topic.name) if status["is_demo"] else None
+daily = queries.daily_scores(scored, list(fits), by_source=per_source)
+for key, fit in fits.items():
+    st.subheader(labels[key])
+    if fit.stale:
+        st.info(f"This fit dates from {fit.created_at} ({fit.n_documents:,} documents); the "
+                "data in this view have changed since. Press Refit for an up-to-date fit.")
+    slope = fit.slope()
+    cols = st.columns(4)
+    cols[0].metric("Slope per year", f"{slope['mean']:+.2f}",
+                   help="Posterior mean; the 94% HDI is on the density plot.")
+    cols[1].metric("P(decline)", f"{fit.p_decline:.0%}")
+    cols[2].metric("Documents", f"{fit.n_documents:,}")
+    cols[3].metric("Sampler", "OK" if fit.diagnostics.ok else "check")
+    if fit.diagnostics.ok:
+        st.success(fit.diagnostics.plain_words())
+    else:
+        st.warning(fit.diagnostics.plain_words())
+    score_daily = daily[daily["score"] == key]
+    score_truth = None
+    if truth is not None:
+        score_truth = truth[truth["score"] == key]
+        score_truth = score_truth[(score_truth["day"].dt.date >= fit.start)
+                                  & (score_truth["day"].dt.date <= fit.end)]
+    st.plotly_chart(charts.trend_figure(fit, score_daily, per_source, score_truth,
+                                        title=f"{labels[key]}: trend, 94% credible band"),
+                    width="stretch", key=f"trend_{key}")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.slope_density(fit), width="stretch", key=f"slope_{key}")
+    if form == "changepoint":
+        right.plotly_chart(charts.changepoint_figure(fit), width="stretch", key=f"cp_{key}")
+        changes = fit.detected_changes()
+        if changes.empty:
+            st.write("No turn in the trend is certain enough to report (each needs a "
+                     f"{trends.EVENT_PROBABILITY:.0%} posterior probability of its direction).")
+        else:
+            st.dataframe(changes[["date", "direction", "p_direction", "date_probability",
+                                  "first", "last", "slope_change"]], hide_index=True,
+                         width="stretch")
+    else:
+        right.plotly_chart(charts.source_comparison({key: fit}), width="stretch",
+                           key=f"sources_{key}")
+    with st.expander("Model, diagnostics and how this fit was made"):
+        for line in fit.explain():
+            st.markdown(f"- {line}")
+        st.dataframe(charts.diagnostics_table(fit), hide_index=True, width="stretch")
+
+if len(fits) > 1:
+    st.subheader("Per-source comparison")
+    st.plotly_chart(charts.source_comparison(fits), width="stretch", key="sources_all")
