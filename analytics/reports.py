@@ -144,6 +144,7 @@ def _add_overview_figures(data: ReportData, documents: pd.DataFrame, scored: pd.
 
 def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> None:
     from analytics import trends
+    from analytics.charts import trends as trend_charts
 
     if scored.empty:
         data.notes.append("Nothing is scored yet, so there are no trends: run "
@@ -152,13 +153,15 @@ def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> N
     fits = trends.lookup_fits(data.topic, scored, data.topic.score_keys, "linear",
                               data.sources, data.start, data.end, settings)
     agreement = _agreement_lines(data.topic, settings)
+    daily = queries.daily_scores(scored, data.topic.score_keys, by_source=True)
     rows = []
     for score in data.topic.scores:
         fit = fits.get(score.key)
         if fit is None:
-            data.headlines.append(Headline(score.key, score.label, "No trend fit yet for this "
-                                           "window: run `python -m analytics trends --window "
-                                           f"{data.window}`.", agreement=agreement.get(score.key, "")))
+            missing = ("No trend fit yet for this window: run "
+                       f"`python -m analytics trends --window {data.window}`.")
+            data.headlines.append(Headline(score.key, score.label, f"{score.label}: {missing}",
+                                           agreement=agreement.get(score.key, "")))
             continue
         headline = _headline(score.key, score.label, fit)
         headline.agreement = agreement.get(score.key, "")
@@ -168,16 +171,16 @@ def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> N
                      "p_decline": headline.p_decline, "documents": fit.n_documents,
                      "diagnostics_ok": fit.diagnostics.ok, "stale": fit.stale,
                      "fit_key": fit.key[:12]})
-        figure = _trend_figure(fit, score.label)
-        if figure is not None:
-            data.figures[f"trend_{score.key}"] = figure
+        data.figures[f"trend_{score.key}"] = trend_charts.trend_figure(
+            fit, daily[daily["score"] == score.key], per_source=True,
+            title=f"{score.label}: trend per source with 94% credible bands")
     data.trend_table = pd.DataFrame(rows)
     if not rows:
         data.notes.append("Trend section left out: no cached fit for this view. Run "
                           f"`python -m analytics trends --window {data.window}`.")
 
 
-def _headline(key: str, label: str, fit) -> Headline:  # noqa: ANN001
+def _headline(key: str, label: str, fit) -> Headline:
     slope = fit.slope("all")
     mean, low, high = slope.get("mean"), slope.get("hdi_low"), slope.get("hdi_high")
     if mean is None:
@@ -194,14 +197,6 @@ def _headline(key: str, label: str, fit) -> Headline:  # noqa: ANN001
         sentence += " (Fit is from earlier data; refresh with `python -m analytics trends`.)"
     return Headline(key, label, sentence, mean, low, high, fit.p_decline,
                     fit.diagnostics.plain_words())
-
-
-def _trend_figure(fit, label: str) -> go.Figure | None:  # noqa: ANN001
-    try:
-        from analytics.charts import trends as trend_charts
-    except ImportError:
-        return None
-    return trend_charts.trend_figure(fit, title=label)
 
 
 def _agreement_lines(topic: Topic, settings: Settings) -> dict[str, str]:
@@ -246,7 +241,7 @@ def _add_scenarios(data: ReportData, settings: Settings) -> None:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def _environment():  # noqa: ANN202
+def _environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(loader=PackageLoader("analytics", "templates"),
