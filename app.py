@@ -9,6 +9,7 @@ import streamlit as st
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/documents.py", title="Documents", icon=":material/article:"),
+    st.Page("pages/trends.py", title="Trends", icon=":material/trending_down:"),
     st.Page("pages/scenarios.py", title="Scenarios", icon=":material/timeline:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),

@@ -246,5 +246,53 @@ def report(topic: str = typer.Option(None, help="Topic name."),
     console.print(f"Report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
+@app.command("trends")
+def trends_command(
+        topic: str = typer.Option(None, help="Topic name."),
+        score: list[str] = typer.Option(None, "--score", help="Score key (repeatable; "  # noqa: B008
+                                        "default: every score of the topic)."),
+        window: str = typer.Option("all", help="Window ending at the newest document: "
+                                   "30d, 90d, 180d, 1y or all."),
+        form: str = typer.Option("both", help="Trend form: linear, changepoint or both."),
+        force: bool = typer.Option(False, "--force", help="Sample again even when cached.")):
+    """Fit (or reuse cached) Bayesian trends of the scores; the dashboard reads these fits."""
+    from analytics.trends import FORMS, refresh_trends
+
+    topic_obj = _topic(topic)
+    forms = FORMS if form == "both" else (form,)
+    if any(f not in FORMS for f in forms):
+        console.print(f"[red]Error:[/red] unknown form '{form}'; use linear, changepoint or both.")
+        raise typer.Exit(2)
+    bar = tqdm(total=100, desc="trends", unit="%")
+
+    def progress(message: str, done: float) -> None:
+        bar.set_description(message[:60])
+        bar.update(round(done * 100) - bar.n)
+
+    try:
+        fits = refresh_trends(topic_obj, scores=score or None, forms=forms, window=window,
+                              force=force, progress=progress)
+    except ValueError as exc:
+        bar.close()
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    bar.close()
+    table = Table("score", "form", "slope/yr (94% HDI)", "P(decline)", "turns", "sampler",
+                  "docs", "source")
+    for fit in fits:
+        slope = fit.slope()
+        turns = ", ".join(f"{e.date:%Y-%m-%d} {e.direction}"
+                          for e in fit.detected_changes().itertuples()) or "—"
+        table.add_row(fit.score, fit.form, f"{slope['mean']:+.2f} [{slope['hdi_low']:+.2f}, "
+                      f"{slope['hdi_high']:+.2f}]", f"{fit.p_decline:.0%}",
+                      turns if fit.form == "changepoint" else "", "ok" if fit.diagnostics.ok
+                      else "; ".join(fit.diagnostics.problems), str(fit.n_documents),
+                      "cache" if fit.from_cache else f"fitted {fit.timings.get('total_s')} s")
+    console.print(table)
+    if not fits:
+        console.print("No score has enough scored documents; run `python -m analytics demo` "
+                      "or `python -m analytics score` first.")
+
+
 def main() -> None:
     app()

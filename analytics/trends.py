@@ -515,6 +515,7 @@ class TrendFit:
     @classmethod
     def from_json(cls, payload: dict) -> TrendFit:
         values = dict(payload)
+        values.pop("view", None)  # the cache's own bookkeeping
         values["start"] = dt.date.fromisoformat(payload["start"])
         values["end"] = dt.date.fromisoformat(payload["end"])
         values["sources"] = tuple(payload["sources"])
