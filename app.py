@@ -6,6 +6,10 @@ Run: ``streamlit run app.py``. Each page is one thin file in pages/ that reads t
 
 import streamlit as st
 
+from analytics import ui
+
+ui.entrypoint_ran = True  # deep links on a fresh server: see ui.ensure_entrypoint
+
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/documents.py", title="Documents", icon=":material/article:"),

@@ -8,7 +8,9 @@ by ``analytics.charts``. The filters live in ``st.query_params`` so a URL reopen
 from __future__ import annotations
 
 import datetime as dt
+import runpy
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -44,8 +46,26 @@ def _param(name: str, default: str) -> str:
     return st.query_params.get(name, default)
 
 
+ENTRYPOINT = Path(__file__).resolve().parent.parent / "app.py"
+entrypoint_ran = False  # set by app.py; per process, like Streamlit's own navigation state
+
+
+def ensure_entrypoint() -> None:
+    """Run app.py when a deep link reached a page first (known Streamlit behaviour).
+
+    Until app.py has run once in the server process, Streamlit serves a URL such as
+    /documents by running pages/documents.py alone (automatic pages/ discovery), without our
+    navigation, page config or query-param handling. Running app.py here registers
+    st.navigation, which renders the requested page; this bare run then stops.
+    """
+    if not entrypoint_ran:
+        runpy.run_path(str(ENTRYPOINT), run_name="__streamlit_entry__")
+        st.stop()
+
+
 def sidebar() -> View | None:
     """Draw the shared filters; return None (after saying why) when no topic loads."""
+    ensure_entrypoint()
     settings = get_settings()
     topics = available_topics(settings) or [settings.topic]
     with st.sidebar:

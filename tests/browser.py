@@ -74,6 +74,10 @@ def chromium_page():
 def wait_for_app(page, timeout_ms: int = 60000) -> None:
     """Wait until the script run has finished and the main block has content."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
+    # Until app.py has run, Streamlit shows its automatic pages/ list (file names); our
+    # st.navigation titles ("Overview") mean the entry script has run.
+    nav = page.get_by_test_id("stSidebarNav").get_by_text("Overview", exact=True)
+    nav.wait_for(timeout=timeout_ms)
     page.wait_for_function(
         """() => {
             const running = document.querySelector('[data-testid="stStatusWidget"]');

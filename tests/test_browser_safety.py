@@ -72,12 +72,14 @@ def test_hostile_title_and_comment_render_as_text(hostile_env, page):
 
 
 def test_shared_url_restores_filters(demo_database, page, tmp_path):
+    """Opened first on a fresh server (the hard case: app.py has not run yet)."""
     env = {"ANALYTICS_DATABASE_URL": demo_database, "ANALYTICS_DATA_DIR": str(tmp_path)}
     with streamlit_server(env) as base:
         page.goto(f"{base}/documents?topic=nato&window=90d&sources=news,reddit")
         wait_for_app(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
-        assert "90d" in sidebar.inner_text()
+        window = sidebar.locator('[data-testid="stSelectbox"]').nth(1).locator("input")
+        assert window.input_value() == "90d"
         chips = sidebar.locator('[data-baseweb="tag"]').all_inner_texts()
         assert sorted(c.strip() for c in chips) == ["news", "reddit"]
         assert "window=90d" in page.url and "sources=news%2Creddit" in page.url.replace(
