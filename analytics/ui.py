@@ -197,7 +197,7 @@ def filter_documents(table: pd.DataFrame, topic: str, query: str,
 
 
 @st.cache_data(ttl=120, show_spinner="Gathering the report…")
-def load_report(topic: str, window: str, sources: tuple[str, ...]):  # noqa: ANN201
+def load_report(topic: str, window: str, sources: tuple[str, ...]):
     from analytics import reports
 
     return reports.build_report(load_topic(topic), window, sources)

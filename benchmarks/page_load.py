@@ -22,7 +22,7 @@ from tests.browser import chromium_page, streamlit_server, wait_for_app  # noqa:
 PAGES = re.findall(r'st\.Page\("pages/([a-z_]+)\.py"', (ROOT / "app.py").read_text())
 
 
-def load(page, url: str) -> float:  # noqa: ANN001
+def load(page, url: str) -> float:
     started = time.perf_counter()
     page.goto(url)
     wait_for_app(page, timeout_ms=180000)
