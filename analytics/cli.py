@@ -35,17 +35,28 @@ def _bars():
 
 @app.command()
 def demo(topic: str = typer.Option(None, help="Topic name (default: the configured topic)."),
-         no_score: bool = typer.Option(False, "--no-score", help="Generate only, do not score.")):
-    """Generate the synthetic demo corpus (if missing) and score it with the offline backend."""
+         no_score: bool = typer.Option(False, "--no-score", help="Generate only, do not score."),
+         no_models: bool = typer.Option(False, "--no-models",
+                                        help="Skip summaries, trend fits and dynamics.")):
+    """Generate the demo corpus (if missing), score it offline, and prepare every page:
+    level-2 summaries, trend fits and the dynamics fit (each cached; re-runs are quick)."""
     from analytics.demo_setup import seed_demo
 
+    topic_obj = _topic(topic)
     update, bars = _bars()
-    result = seed_demo(_topic(topic), progress=update, score=not no_score)
+    result = seed_demo(topic_obj, progress=update, score=not no_score)
     for bar in bars.values():
         bar.close()
     if result:
-        console.print(f"Demo ready: {result.scored} scored, {result.cached} from cache, "
+        console.print(f"Demo scored: {result.scored} scored, {result.cached} from cache, "
                       f"{result.failed} failed.")
+    if no_score or no_models:
+        return
+    from analytics.ingest.scheduled import demo_model_steps
+
+    for name, step in demo_model_steps():
+        with console.status(f"Preparing {name}…"):
+            console.print(f"{name}: {step(topic_obj, get_settings())}")
 
 
 @app.command()
@@ -145,7 +156,7 @@ def status(topic: str = typer.Option(None, help="Topic name.")):
     console.print(table)
 
 
-from analytics.validation_cli import validate_app
+from analytics.validation_cli import validate_app  # noqa: E402
 
 app.add_typer(validate_app, name="validate")
 

@@ -81,6 +81,20 @@ POST_INGEST_STEPS: list[tuple[str, PostIngestStep]] = [
 ]
 
 
+def demo_model_steps() -> list[tuple[str, PostIngestStep]]:
+    """What `python -m analytics demo` prepares after scoring so every page has content."""
+    steps = dict(POST_INGEST_STEPS)
+    return [("summaries", steps["summaries"]),
+            ("trends", lambda topic, settings: _fit_trends_all(topic, settings)),
+            ("dynamics", steps["dynamics"])]
+
+
+def _fit_trends_all(topic: Topic, settings: Settings) -> str:
+    from analytics.trends import refresh_trends
+
+    return f"{len(refresh_trends(topic, settings, window='all'))} trend fit(s) current"
+
+
 def post_ingest_steps() -> list[tuple[str, PostIngestStep]]:
     """The steps run after ingestion, in order (see ``POST_INGEST_STEPS``)."""
     return list(POST_INGEST_STEPS)
