@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from analytics.config import TopicError, get_settings, load_topic
+from analytics.cli_common import console, topic_or_exit
+from analytics.config import get_settings
 
 app = typer.Typer(help="Opinion analytics: ingest, score, summarize and model media opinion.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
 
 
-def _topic(name: str | None):
-    try:
-        return load_topic(name)
-    except TopicError as exc:
-        console.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _bars():
@@ -42,7 +35,7 @@ def demo(topic: str = typer.Option(None, help="Topic name (default: the configur
     level-2 summaries, trend fits and the dynamics fit (each cached; re-runs are quick)."""
     from analytics.demo_setup import seed_demo
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     update, bars = _bars()
     result = seed_demo(topic_obj, progress=update, score=not no_score)
     for bar in bars.values():
@@ -72,7 +65,7 @@ def score(topic: str = typer.Option(None, help="Topic name."),
     from analytics.scoring.base import ScoringAbort
     from analytics.scoring.pipeline import estimate_run, score_topic
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     try:
         if dry_run:
             est = estimate_run(topic_obj, backend_name=backend, limit=limit)
@@ -116,7 +109,7 @@ def summarize(period: str = typer.Option("week", help="Period: week or month."),
         bar.update(done - bar.n)
 
     try:
-        result = summarize_topic(_topic(topic), period, source or None, backend_name=backend,
+        result = summarize_topic(topic_or_exit(topic), period, source or None, backend_name=backend,
                                  progress=update)
     except (ScoringAbort, ValueError) as exc:
         bar.close()
@@ -134,7 +127,7 @@ def status(topic: str = typer.Option(None, help="Topic name.")):
     from analytics.store import queries as q
     from analytics.store import session_scope
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     with session_scope() as session:
         counts = q.topic_counts(session, topic_obj.name)
         monthly = q.monthly_counts(q.documents_frame(session, topic_obj.name))
@@ -198,7 +191,7 @@ def ingest(source: str = typer.Option(..., help="Provider: gdelt|google|rss|file
         options["path"] = path
     bar = tqdm(desc=f"ingest {source}", unit="doc")
     try:
-        result = run_provider(source, _topic(topic), query=query, since=_when(since),
+        result = run_provider(source, topic_or_exit(topic), query=query, since=_when(since),
                               until=_when(until), options=options, progress=bar.update,
                               notes=lambda line: bar.write(line))
     except (IngestError, UnknownProviderError) as exc:
@@ -215,7 +208,7 @@ def scheduled_run_command(topic: str = typer.Option(None, help="Topic name.")):
     from analytics.ingest.scheduled import AlreadyRunningError, scheduled_run
 
     try:
-        scheduled_run(_topic(topic), echo=console.print)
+        scheduled_run(topic_or_exit(topic), echo=console.print)
     except AlreadyRunningError as exc:
         console.print(f"[yellow]{exc}[/yellow]")
         raise typer.Exit(3) from exc
@@ -239,7 +232,7 @@ def report(topic: str = typer.Option(None, help="Topic name."),
 
     from analytics import reports
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     if fmt not in reports.FORMATS:
         console.print(f"[red]Error:[/red] unknown format '{fmt}'; use one of "
                       f"{', '.join(reports.FORMATS)}.")
@@ -269,7 +262,7 @@ def trends_command(
     """Fit (or reuse cached) Bayesian trends of the scores; the dashboard reads these fits."""
     from analytics.trends import FORMS, refresh_trends
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     forms = FORMS if form == "both" else (form,)
     if any(f not in FORMS for f in forms):
         console.print(f"[red]Error:[/red] unknown form '{form}'; use linear, changepoint or both.")

@@ -58,7 +58,14 @@ def ensure_entrypoint() -> None:
     navigation, page config or query-param handling. Running app.py here registers
     st.navigation, which renders the requested page; this bare run then stops.
     """
-    if not entrypoint_ran:
+    if entrypoint_ran:
+        return
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    main_script = getattr(context, "main_script_path", None) if context else None
+    # Only when the server's entry script is app.py (a page tested on its own is fine).
+    if main_script and Path(main_script).resolve() == ENTRYPOINT:
         runpy.run_path(str(ENTRYPOINT), run_name="__streamlit_entry__")
         st.stop()
 

@@ -5,22 +5,15 @@ from __future__ import annotations
 import math
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from analytics.config import TopicError, get_settings, load_topic
+from analytics.cli_common import console, topic_or_exit
+from analytics.config import get_settings
 
 validate_app = typer.Typer(help="Human gold labels: sample, agreement, bias-corrected trends.",
                            no_args_is_help=True)
-console = Console()
 
 
-def _topic(name: str | None):
-    try:
-        return load_topic(name)
-    except TopicError as exc:
-        console.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _fmt(value: object) -> str:
@@ -38,7 +31,7 @@ def sample(topic: str = typer.Option(None, help="Topic name."),
     from analytics.store import session_scope
     from analytics.validation import draw_sample
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     try:
         with session_scope() as session:
             drawn = draw_sample(session, topic_obj.name, size=size, design=design, seed=seed,
@@ -59,7 +52,7 @@ def agreement(topic: str = typer.Option(None, help="Topic name.")):
     from analytics.store import session_scope
     from analytics.validation import agreement_table, intercoder_table, labels_frame
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     with session_scope() as session:
         table = agreement_table(session, topic_obj)
         coders = intercoder_table(labels_frame(session, topic_obj.name), topic_obj)
@@ -86,7 +79,7 @@ def corrected_trend(topic: str = typer.Option(None, help="Topic name."),
     from analytics.store import session_scope
     from analytics.validation import corrected_trend_table
 
-    topic_obj = _topic(topic)
+    topic_obj = topic_or_exit(topic)
     with session_scope() as session:
         trends = corrected_trend_table(session, topic_obj, backend=backend)
     if trends.empty:

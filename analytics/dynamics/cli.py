@@ -5,22 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from analytics.cli_common import console, topic_or_exit
 
 scenarios_app = typer.Typer(help="Opinion dynamics (neural ODE) and what-if scenarios.",
                             no_args_is_help=True)
-console = Console()
 
 
-def _topic(name: str | None):
-    from analytics.config import TopicError, load_topic
-
-    try:
-        return load_topic(name)
-    except TopicError as exc:
-        console.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _print_skill(fit) -> None:
@@ -54,7 +46,7 @@ def fit_command(topic: str = typer.Option(None, help="Topic name."),
         bar.update(done - bar.n)
 
     try:
-        fit = refresh_dynamics(_topic(topic), get_settings(), progress=progress, force=force)
+        fit = refresh_dynamics(topic_or_exit(topic), get_settings(), progress=progress, force=force)
     except DynamicsError as exc:
         console.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -87,7 +79,7 @@ def run_command(scenario: list[Path] = typer.Option(..., "--scenario", help="Sce
     from analytics.dynamics.fit import DynamicsConfig
     from analytics.dynamics.scenarios import Scenario
 
-    settings, topic_obj = get_settings(), _topic(topic)
+    settings, topic_obj = get_settings(), topic_or_exit(topic)
     config = DynamicsConfig.from_settings(settings)
     series = load_series(topic_obj, settings, config.resolution)
     fit = cached_fit(series, config, settings) if series is not None else None
