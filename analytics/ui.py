@@ -95,6 +95,21 @@ def sidebar() -> View | None:
     return View(topic, window, start, end, tuple(sources) or SOURCES)
 
 
+def page_start(title: str) -> tuple[View, dict]:
+    """Sidebar, title and demo banner; stops the page, saying what to run, when the topic
+    has no documents (or does not load)."""
+    view = sidebar()
+    st.title(title)
+    if view is None:
+        st.stop()
+    status = load_status(view.topic.name)
+    demo_banner(status)
+    if status["counts"]["documents"] == 0:
+        empty_state("No documents for this topic yet.", "python -m analytics demo")
+        st.stop()
+    return view, status
+
+
 def _index(options: list[str], value: str) -> int:
     return options.index(value) if value in options else 0
 

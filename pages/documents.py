@@ -5,15 +5,7 @@ import streamlit as st
 from analytics import ui
 from analytics.charts import overview as charts
 
-view = ui.sidebar()
-st.title("Documents")
-if view is None:
-    st.stop()
-status = ui.load_status(view.topic.name)
-ui.demo_banner(status)
-if status["counts"]["documents"] == 0:
-    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
-    st.stop()
+view, status = ui.page_start("Documents")
 
 keys = tuple(view.topic.score_keys)
 documents = ui.load_documents(view.topic.name, view.sources, view.start, view.end)
@@ -38,7 +30,8 @@ event = st.dataframe(
     table, hide_index=True, width="stretch", height=360, on_select="rerun",
     selection_mode="single-row",
     column_config={"url": st.column_config.LinkColumn("link"),
-                   "published_at": st.column_config.DatetimeColumn("published", format="YYYY-MM-DD HH:mm"),
+                   "published_at": st.column_config.DatetimeColumn(
+                       "published", format="YYYY-MM-DD HH:mm"),
                    "n_comments": st.column_config.NumberColumn("comments"),
                    **{k: st.column_config.NumberColumn(k, format="%.1f") for k in keys}},
 )
@@ -54,7 +47,8 @@ if detail is None:
 doc, analysis = detail["document"], detail["analysis"]
 st.divider()
 st.subheader(ui.escape_md(doc["title"] or "(untitled)"))
-st.caption(ui.escape_md(f"{doc['source']} · {doc['provider']} · {doc['published_at']:%Y-%m-%d %H:%M} UTC"
+st.caption(ui.escape_md(f"{doc['source']} · {doc['provider']} · "
+                        f"{doc['published_at']:%Y-%m-%d %H:%M} UTC"
                         f" · {doc['author'] or 'unknown author'}"))
 link = ui.safe_url(doc["url"])
 if link:

@@ -6,15 +6,7 @@ from analytics import ui
 from analytics.charts import overview as charts
 from analytics.store import queries
 
-view = ui.sidebar()
-st.title("Overview")
-if view is None:
-    st.stop()
-status = ui.load_status(view.topic.name)
-ui.demo_banner(status)
-if status["counts"]["documents"] == 0:
-    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
-    st.stop()
+view, status = ui.page_start("Overview")
 
 st.caption(ui.view_label(view))
 documents = ui.load_documents(view.topic.name, view.sources, view.start, view.end)

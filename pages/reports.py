@@ -4,15 +4,7 @@ import streamlit as st
 
 from analytics import reports, ui
 
-view = ui.sidebar()
-st.title("Reports")
-if view is None:
-    st.stop()
-status = ui.load_status(view.topic.name)
-ui.demo_banner(status)
-if status["counts"]["documents"] == 0:
-    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
-    st.stop()
+view, status = ui.page_start("Reports")
 
 st.caption("A report reads what the stages stored — cached trend fits, summaries and "
            "dynamics fits — and never fits anything itself. " + ui.view_label(view))
