@@ -95,17 +95,18 @@ def sidebar() -> View | None:
     return View(topic, window, start, end, tuple(sources) or SOURCES)
 
 
-def page_start(title: str) -> tuple[View, dict]:
+def page_start(title: str, require: str = "documents",
+               empty: str = "No documents for this topic yet.") -> tuple[View, dict]:
     """Sidebar, title and demo banner; stops the page, saying what to run, when the topic
-    has no documents (or does not load)."""
+    does not load or has no ``require`` (documents or scored documents)."""
     view = sidebar()
     st.title(title)
     if view is None:
         st.stop()
     status = load_status(view.topic.name)
     demo_banner(status)
-    if status["counts"]["documents"] == 0:
-        empty_state("No documents for this topic yet.", "python -m analytics demo")
+    if status["counts"][require] == 0:
+        empty_state(empty, "python -m analytics demo")
         st.stop()
     return view, status
 

@@ -42,16 +42,8 @@ def _simulate(fit_key: str, scenarios_json: list[str], _fit):
     return run_scenarios(_fit, [Scenario.model_validate_json(s) for s in scenarios_json])
 
 
-view = ui.sidebar()
-st.title("Scenarios")
-if view is None:
-    st.stop()
-status = ui.load_status(view.topic.name)
-ui.demo_banner(status)
-if status["counts"]["scored"] == 0:
-    ui.empty_state("Nothing is scored yet, so there is no opinion series to model.",
-                   "python -m analytics demo")
-    st.stop()
+view, status = ui.page_start("Scenarios", "scored",
+                              "Nothing is scored yet, so there is no opinion series to model.")
 st.caption("Opinion dynamics: each score follows a relaxation toward an equilibrium plus a small "
            "neural network of the scores and the drivers (document volume per source, the "
            "topic's dated events), integrated with torchdiffeq. It uses every source and date "

@@ -11,16 +11,8 @@ from analytics.charts import trends as charts
 from analytics.config import get_settings
 from analytics.store import queries
 
-view = ui.sidebar()
-st.title("Trends")
-if view is None:
-    st.stop()
-status = ui.load_status(view.topic.name)
-ui.demo_banner(status)
-if status["counts"]["scored"] == 0:
-    ui.empty_state("Nothing is scored yet, so there is no trend to fit.",
-                   "python -m analytics demo")
-    st.stop()
+view, status = ui.page_start("Trends", "scored",
+                              "Nothing is scored yet, so there is no trend to fit.")
 
 labels = {s.key: s.label for s in view.topic.scores}
 controls = st.columns([3, 2, 2])
