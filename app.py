@@ -1,14 +1,15 @@
 """Streamlit entry point: shared page config and navigation over pages/.
 
 Run: ``streamlit run app.py``. Each page is one thin file in pages/ that reads through
-``analytics`` and draws figures from ``analytics.charts``. Add a page = one file + one line.
+``analytics.dashboard`` and draws figures from ``analytics.charts``. Add a page = one file
++ one line.
 """
 
 import streamlit as st
 
-from analytics import ui
+from analytics.dashboard import navigation
 
-ui.entrypoint_ran = True  # deep links on a fresh server: see ui.ensure_entrypoint
+navigation.entrypoint_ran = True  # deep links on a fresh server: see ensure_entrypoint
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),

@@ -96,7 +96,7 @@ def serve(port_queue, documents: int) -> None:
 
 
 def timed_run(topic, until: dt.datetime, refetch: bool) -> tuple[float, dict]:
-    from analytics.config import get_settings, reset_settings_cache
+    from analytics.core.settings import get_settings, reset_settings_cache
     from analytics.ingest.runner import run_provider
 
     os.environ["ANALYTICS_REFETCH_KNOWN_ARTICLES"] = "1" if refetch else "0"
@@ -123,7 +123,7 @@ def main() -> None:
         "ANALYTICS_GDELT_REQUESTS_PER_SECOND": "0", "ANALYTICS_ARTICLE_REQUESTS_PER_SECOND": "0",
         "ANALYTICS_GDELT_SLICE_HOURS": "2", "ANALYTICS_INGEST_BATCH_SIZE": "100",
     })
-    from analytics.config import load_topic
+    from analytics.core.topics import load_topic
 
     topic = load_topic("nato")
     until = START + dt.timedelta(hours=args.documents / PER_HOUR + 1)

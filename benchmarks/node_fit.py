@@ -37,8 +37,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.config import get_settings, load_topic  # noqa: E402
-from analytics.dynamics import (  # noqa: E402
+from analytics.core.settings import get_settings
+from analytics.core.topics import load_topic
+from analytics.dynamics import (
     DriverChange,
     DynamicsConfig,
     Scenario,
@@ -48,7 +49,7 @@ from analytics.dynamics import (  # noqa: E402
     load_series,
     run_scenarios,
 )
-from analytics.dynamics.fit import split_point  # noqa: E402
+from analytics.dynamics.fit import split_point
 
 REDDIT_CSV = ROOT.parent / "shared" / "data" / "reddit_nato" / "comments_nato_sample_300pm.csv"
 
@@ -59,8 +60,8 @@ def demo_series(topic, settings):
     series = load_series(topic, settings, "day")
     if series is not None:
         return series
-    from analytics.config import reset_settings_cache
-    from analytics.demo_setup import seed_demo
+    from analytics.core.settings import reset_settings_cache
+    from analytics.pipeline.demo import prepare_demo
 
     folder = Path(tempfile.mkdtemp(prefix="node-fit-demo-"))
     import os
@@ -69,14 +70,14 @@ def demo_series(topic, settings):
     reset_settings_cache()
     settings = get_settings()
     print(f"no scored demo in the configured database: seeding one in {folder} ...", flush=True)
-    seed_demo(topic, settings)
+    prepare_demo(topic, settings, models=False)
     return load_series(topic, settings, "day")
 
 
 def reddit_scored(topic, settings) -> pd.DataFrame:
     """Each comment = a short document scored offline; cached by file + scorer config."""
-    from analytics.scoring.backends.offline import OfflineBackend
-    from analytics.scoring.retrieval import prepare
+    from analytics.score.backends.offline import OfflineBackend
+    from analytics.score.retrieval import prepare
 
     backend = OfflineBackend(settings)
     raw = REDDIT_CSV.read_bytes()
@@ -90,7 +91,8 @@ def reddit_scored(topic, settings) -> pd.DataFrame:
         started = time.perf_counter()
         for offset in range(0, len(comments), batch):
             chunk = comments.iloc[offset:offset + batch]
-            docs = [prepare(i, "", str(body), [], settings.chunk_size, settings.chunk_overlap)
+            docs = [prepare(i, "", str(body), [], settings.score.chunk_size,
+                            settings.score.chunk_overlap)
                     for i, body in zip(chunk.index, chunk["body"], strict=True)]
             for (_, comment), outcome in zip(chunk.iterrows(), backend.score_batch(docs, topic),
                                              strict=True):

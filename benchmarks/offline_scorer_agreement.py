@@ -56,10 +56,10 @@ def vader_scores(rows: list[dict]) -> np.ndarray:
 
 
 def offline_scores(rows: list[dict]) -> np.ndarray:
-    from analytics.config import Settings
-    from analytics.scoring.backends.offline import OfflineBackend
-    from analytics.scoring.retrieval import Passage, PreparedDocument
-    from analytics.scoring.targeted import mask_target, target_sentiment_topic
+    from analytics.core.settings import Settings
+    from analytics.score.backends.offline import OfflineBackend
+    from analytics.score.retrieval import Passage, PreparedDocument
+    from analytics.score.targeted import mask_target, target_sentiment_topic
 
     topic = target_sentiment_topic()
     backend = OfflineBackend(Settings())

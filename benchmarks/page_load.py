@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import chromium_page, streamlit_server, wait_for_app  # noqa: E402
+from tests.support.browser import chromium_page, streamlit_server, wait_for_app
 
 PAGES = re.findall(r'st\.Page\("pages/([a-z_]+)\.py"', (ROOT / "app.py").read_text())
 

@@ -28,10 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.config import Settings, load_topic
-from analytics.ingest.demo import DemoCorpus
+from analytics.core.settings import Settings
+from analytics.core.topics import load_topic
+from analytics.ingest.providers.demo import DemoCorpus
 from analytics.ingest.runner import ingest_records
-from analytics.scoring.pipeline import score_topic
+from analytics.score.pipeline import score_topic
 
 
 def chat_calls(base_url: str) -> int:
@@ -41,13 +42,14 @@ def chat_calls(base_url: str) -> int:
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "openai_stub.py"), "--latency", str(latency)],
+        [sys.executable, str(ROOT / "tests" / "support" / "openai_stub.py"), "--latency",
+         str(latency)],
         stdout=subprocess.PIPE, text=True)
     return process, process.stdout.readline().strip()
 
 
 def settings_for(url: str, base_url: str, concurrency: int) -> Settings:
-    return Settings(
+    return Settings.from_flat(
         database_url=url, scoring_backend="openai", openai_base_url=base_url,
         openai_model="bench-model", openai_embedding_model="bench-embed",
         openai_prices={"bench-model": (0.15, 0.60)}, openai_concurrency=concurrency,

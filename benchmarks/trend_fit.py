@@ -135,7 +135,8 @@ def page_load_seconds(repeats: int = 3) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from analytics import trends
-    from analytics.config import get_settings, load_topic
+    from analytics.core.settings import get_settings
+    from analytics.core.topics import load_topic
 
     settings = get_settings()
     topic = load_topic(None, settings)

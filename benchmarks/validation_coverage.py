@@ -11,7 +11,7 @@ nominal 95 %. A control with an unbiased surrogate runs side by side.
 
 Part 2 (real human labels): the offline backend scores a fixed random subset of NewsMTSC
 train sentences for sentiment toward the marked target (the one-score topic of
-analytics.scoring.targeted: the mention is replaced by a placeholder);
+analytics.score.targeted: the mention is replaced by a placeholder);
 human polarity 2/4/6 maps to 0/5/10. Krippendorff's alpha (interval), MAE and Spearman
 against the human labels, with VADER on the same sentences as the baseline.
 
@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics import validation as v
+from analytics import validate as v
 
 TRUE_SLOPE = -1.0  # human opinion, points per year
 DRIFT_PER_YEAR = 1.0  # surrogate bias rises by this much over the year
@@ -104,14 +104,14 @@ def load_newsmtsc(limit: int, seed: int) -> list[dict]:
 
 
 def newsmtsc_agreement(limit: int, seed: int) -> dict:
-    """Offline backend on the lead's generic target topic (analytics.scoring.targeted):
+    """Offline backend on the lead's generic target topic (analytics.score.targeted):
     the marked mention is replaced by a placeholder, one topic serves every target."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from analytics.config import get_settings
-    from analytics.scoring.backends.offline import OfflineBackend
-    from analytics.scoring.retrieval import Passage, PreparedDocument
-    from analytics.scoring.targeted import mask_target, target_sentiment_topic
+    from analytics.core.settings import get_settings
+    from analytics.score.backends.offline import OfflineBackend
+    from analytics.score.retrieval import Passage, PreparedDocument
+    from analytics.score.targeted import mask_target, target_sentiment_topic
 
     items = load_newsmtsc(limit, seed)
     topic = target_sentiment_topic()

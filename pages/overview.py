@@ -2,16 +2,17 @@
 
 import streamlit as st
 
-from analytics import ui
 from analytics.charts import overview as charts
+from analytics.dashboard import loaders
+from analytics.dashboard.state import empty_state, page_start
 from analytics.store import queries
 
-view, status = ui.page_start("Overview")
+view, status = page_start("Overview")
 
-st.caption(ui.view_label(view))
-documents = ui.load_documents(view.topic.name, view.sources, view.start, view.end)
-scored = ui.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
-                        view.start, view.end)
+st.caption(view.label)
+documents = loaders.load_documents(view.topic.name, view.sources, view.start, view.end)
+scored = loaders.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
+                             view.start, view.end)
 backends = status["backends"]
 columns = st.columns(4)
 columns[0].metric("Documents", f"{len(documents):,}")
@@ -24,9 +25,9 @@ if documents.empty:
     st.stop()
 st.plotly_chart(charts.monthly_volume(queries.monthly_counts(documents)), width="stretch")
 if scored.empty:
-    ui.empty_state("Nothing is scored yet.", "python -m analytics score")
+    empty_state("Nothing is scored yet.", "python -m analytics score")
     st.stop()
-truth = ui.load_truth(view.topic.name) if status["is_demo"] else None
+truth = loaders.load_truth(view.topic.name) if status["is_demo"] else None
 daily = queries.daily_scores(scored, view.topic.score_keys)
 st.plotly_chart(charts.daily_means(daily, view.topic, truth), width="stretch")
 st.plotly_chart(charts.score_distributions(scored, view.topic), width="stretch")

@@ -2,30 +2,33 @@
 
 import streamlit as st
 
-from analytics import reports, ui
+from analytics import report
+from analytics.dashboard import loaders
+from analytics.dashboard.safe import escape_md
+from analytics.dashboard.state import page_start
 
-view, status = ui.page_start("Reports")
+view, status = page_start("Reports")
 
 st.caption("A report reads what the stages stored — cached trend fits, summaries and "
-           "dynamics fits — and never fits anything itself. " + ui.view_label(view))
+           "dynamics fits — and never fits anything itself. " + view.label)
 window = view.window
-data = ui.load_report(view.topic.name, window, view.sources)
+data = loaders.load_report(view.topic.name, window, view.sources)
 for note in data.notes:
     st.warning(note)
 for headline in data.headlines:
-    st.markdown(f"- {ui.escape_md(headline.sentence)}")
+    st.markdown(f"- {escape_md(headline.sentence)}")
 
-html = ui.report_html(view.topic.name, window, view.sources)
+html = loaders.report_html(view.topic.name, window, view.sources)
 name = f"{view.topic.name}-{window}"
 columns = st.columns(4)
 columns[0].download_button("HTML (interactive, offline)", html, f"{name}.html", "text/html")
-columns[1].download_button("CSV (zip)", reports.render_csv(data), f"{name}.zip",
+columns[1].download_button("CSV (zip)", report.render_csv(data), f"{name}.zip",
                            "application/zip")
-columns[2].download_button("Excel", reports.render_xlsx(data), f"{name}.xlsx",
+columns[2].download_button("Excel", report.render_xlsx(data), f"{name}.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 if columns[3].button("Build PDF", help="Renders static charts with Chromium (a few seconds)."):
     with st.spinner("Rendering the PDF…"):
-        st.session_state["report_pdf"] = (name, reports.render_pdf(data))
+        st.session_state["report_pdf"] = (name, report.render_pdf(data))
 if st.session_state.get("report_pdf", (None,))[0] == name:
     columns[3].download_button("Download PDF", st.session_state["report_pdf"][1], f"{name}.pdf",
                                "application/pdf")

@@ -4,46 +4,24 @@ import datetime as dt
 
 import streamlit as st
 
-from analytics import ui
 from analytics.charts import dynamics as charts
-from analytics.config import get_settings
+from analytics.core.settings import get_settings
+from analytics.dashboard import actions, loaders
+from analytics.dashboard.safe import escape_md
+from analytics.dashboard.state import page_start
 from analytics.dynamics import (
     DriverChange,
-    DynamicsError,
+    DynamicsConfig,
     Scenario,
     ScenarioError,
     ScenarioShock,
-    cached_fit,
     describe,
-    latest_fit,
-    load_series,
     present,
-    refresh_dynamics,
-    run_scenarios,
-    saved_scenarios,
     scenarios_dir,
 )
-from analytics.dynamics.fit import DynamicsConfig
 
-
-@st.cache_resource(ttl=60, show_spinner=False)
-def _fit(topic_name: str, config_json: str, _topic, _settings):
-    """(fit for the current data or None, newest older fit or None). Reads the cache only."""
-    config = DynamicsConfig.model_validate_json(config_json)
-    series = load_series(_topic, _settings, config.resolution)
-    if series is None:
-        return None, None
-    current = cached_fit(series, config, _settings)
-    return current, None if current else latest_fit(_settings, topic_name)
-
-
-@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
-def _simulate(fit_key: str, scenarios_json: list[str], _fit):
-    return run_scenarios(_fit, [Scenario.model_validate_json(s) for s in scenarios_json])
-
-
-view, status = ui.page_start("Scenarios", "scored",
-                              "Nothing is scored yet, so there is no opinion series to model.")
+view, status = page_start("Scenarios", "scored",
+                          "Nothing is scored yet, so there is no opinion series to model.")
 st.caption("Opinion dynamics: each score follows a relaxation toward an equilibrium plus a small "
            "neural network of the scores and the drivers (document volume per source, the "
            "topic's dated events), integrated with torchdiffeq. It uses every source and date "
@@ -51,25 +29,13 @@ st.caption("Opinion dynamics: each score follows a relaxation toward an equilibr
 
 settings = get_settings()
 config = DynamicsConfig.from_settings(settings)
-fit, older = _fit(view.topic.name, config.model_dump_json(), view.topic, settings)
+fit, older = loaders.dynamics_fit(view.topic.name, config.model_dump_json())
 
 if st.button("Fit dynamics model", type="primary" if fit is None else "secondary",
              help="Trains the validation and the production ensembles (seconds to a minute)."):
-    with st.status("Fitting the dynamics ensemble…", expanded=True) as box:
-        bar = st.progress(0.0)
-
-        def _progress(stage: str, done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{stage}: {done}/{total} iterations")
-
-        try:
-            refresh_dynamics(view.topic, settings, progress=_progress, force=True)
-        except DynamicsError as exc:
-            box.update(label="Fit failed", state="error")
-            st.error(str(exc))
-            st.stop()
-        box.update(label="Fitted", state="complete")
-    _fit.clear()
-    st.rerun()
+    if actions.fit_dynamics(view.topic) is not None:
+        st.rerun()
+    st.stop()
 
 if fit is None and older is None:
     st.info("No fitted dynamics model for this topic yet. Press **Fit dynamics model** above "
@@ -86,7 +52,7 @@ st.caption(f"Fit {meta['key']} · {meta['created_at']} · version {meta['softwar
            f"{fit.series.n_periods} periods, "
            f"{fit.n_train} for training · ensemble of {fit.config.ensemble_size} · "
            f"{fit.config.solver} solver · {meta['fit_seconds']} s")
-st.plotly_chart(charts.fit_figure(fit), width="stretch")
+st.plotly_chart(charts.fit_figure(fit, present.holdout_baselines(fit)), width="stretch")
 
 st.subheader("Hold-out skill against simple baselines")
 if not fit.skill:
@@ -134,7 +100,7 @@ with right:
         changes.append(DriverChange(source=source, start=start, days=days, factor=factor))
 scenario = Scenario(name=name.strip() or "My scenario", horizon_days=horizon, shocks=shocks,
                     driver_changes=changes)
-saved = saved_scenarios(settings, view.topic.name)
+saved = loaders.saved_scenarios(view.topic.name)
 left, right = st.columns([1, 2])
 if left.button("Save scenario"):
     path = scenario.save(scenarios_dir(settings, view.topic.name) / f"{scenario.slug}.yaml")
@@ -147,7 +113,7 @@ runnable = [scenario]
 for other in compare:
     runnable.append(saved[other])
 try:
-    result = _simulate(meta["key"], [s.model_dump_json() for s in runnable], fit)
+    result = loaders.simulate(meta["key"], tuple(s.model_dump_json() for s in runnable), fit)
 except ScenarioError as exc:
     st.error(f"{exc} Change the scenario (or drop that saved one from the comparison).")
     st.stop()
@@ -155,4 +121,4 @@ st.plotly_chart(charts.scenario_figure(result, fit), width="stretch")
 st.markdown("**Readout** (median of the ensemble; the band is the ensemble's spread, not a "
             "forecast interval for single days)")
 for row in result.readout():
-    st.markdown(f"- {ui.escape_md(describe(row, result.band))}")
+    st.markdown(f"- {escape_md(describe(row, result.band))}")

@@ -7,68 +7,33 @@ st.text or st.dataframe, never as HTML.
 
 import streamlit as st
 
-from analytics import corpus_search, ui
-from analytics import summarize as s2
-from analytics.config import get_settings
-from analytics.scoring.base import ScoringAbort
+from analytics.core.settings import get_settings
+from analytics.dashboard import actions, loaders
+from analytics.dashboard.safe import escape_md
+from analytics.dashboard.state import page_start
+from analytics.summarize import EXTRACTIVE_LABEL, PERIODS
+from analytics.summarize.ask import OFFLINE_LABEL
 
-view = ui.sidebar()
-st.title("Summaries")
-if view is None:
-    st.stop()
+view, status = page_start("Summaries", "scored", "No scored documents for this topic yet.")
 topic = view.topic
 settings = get_settings()
-status = ui.load_status(topic.name)
-if status["counts"]["scored"] == 0:
-    ui.empty_state("No scored documents for this topic yet.", "python -m analytics demo")
-    st.stop()
-offline = settings.scoring_backend == "offline"
+offline = settings.score.backend == "offline"
 st.caption("Level 2: a summary of the level-1 (per-document) summaries for one source and one "
            "period — main themes, what changed since the previous period, and disagreements "
-           "with the other sources. " + (s2.EXTRACTIVE_LABEL if offline else
-                                          f"Written by {settings.openai_model}."))
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_summaries(topic_name: str, period: str):
-    return s2.summaries_frame(topic_name, period=period)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_detail(summary_id: int, topic_name: str):
-    return s2.summary_detail(summary_id, topic)
-
-
-@st.cache_resource(ttl=300, show_spinner=False)
-def load_index(topic_name: str, sources: tuple[str, ...], start, end):
-    return corpus_search.load_index(topic_name, sources, start, end)
-
+           "with the other sources. " + (EXTRACTIVE_LABEL if offline else
+                                          f"Written by {settings.llm.model}."))
 
 left, right = st.columns(2)
-period = left.radio("Period", s2.PERIODS, horizontal=True, key="summary_period")
+period = left.radio("Period", PERIODS, horizontal=True, key="summary_period")
 source = right.selectbox("Source", view.sources, key="summary_source")
 
 with st.expander("Build or refresh summaries", expanded=False):
     st.write(f"Builds {period}ly summaries for the sources selected in the sidebar; periods "
              "whose documents did not change are skipped.")
     if st.button("Build summaries", type="primary"):
-        with st.status("Building summaries…", expanded=True) as box:
-            bar = st.progress(0.0)
+        actions.build_summaries(topic, period, list(view.sources))
 
-            def _progress(done: int, total: int) -> None:
-                bar.progress(done / total if total else 1.0, text=f"{done} / {total} periods")
-
-            try:
-                result = s2.summarize_topic(topic, period, list(view.sources), progress=_progress)
-            except (ScoringAbort, ValueError) as exc:
-                box.update(label="Summaries stopped", state="error")
-                st.error(str(exc))
-            else:
-                box.update(label=f"Done: {result.written} written, {result.unchanged} "
-                           f"unchanged, {result.failed} failed", state="complete")
-                load_summaries.clear()
-
-summaries = load_summaries(topic.name, period)
+summaries = loaders.load_summaries(topic.name, period)
 mine = summaries[summaries["source"] == source] if not summaries.empty else summaries
 if view.start is not None and not mine.empty:
     start = mine["period_start"].map(lambda t: t.date())
@@ -81,60 +46,57 @@ else:
     labels = {f"{row.period_start:%Y-%m-%d} → {row.period_end:%Y-%m-%d} "
               f"({row.documents} documents)": row.id for row in mine.iloc[::-1].itertuples()}
     chosen = st.selectbox("Period", list(labels), key="summary_choice")
-    detail = load_detail(labels[chosen], topic.name)
+    detail = loaders.load_summary_detail(labels[chosen], topic.name)
     meta = detail["meta"]
     st.subheader(f"{source} · {chosen}")
     if meta.get("method") == "extractive":
-        st.info(s2.EXTRACTIVE_LABEL, icon=":material/format_quote:")
+        st.info(EXTRACTIVE_LABEL, icon=":material/format_quote:")
     else:
         st.caption(f"{meta.get('label', '')} · {meta.get('calls', 0)} call(s), "
                    f"${meta.get('cost_usd', 0):.4f}")
-    st.markdown("**Main themes:** " + ui.escape_md("; ".join(meta.get("themes", [])) or "—"))
+    st.markdown("**Main themes:** " + escape_md("; ".join(meta.get("themes", [])) or "—"))
     st.markdown("**Summary**")
-    st.markdown(ui.escape_md(meta.get("summary", "")))
+    st.markdown(escape_md(meta.get("summary", "")))
     st.markdown("**What changed since the previous period**")
-    st.markdown(ui.escape_md(meta.get("changes", "")))
+    st.markdown(escape_md(meta.get("changes", "")))
     st.markdown("**Disagreements with other sources**")
-    st.markdown(ui.escape_md(meta.get("disagreements", "")))
+    st.markdown(escape_md(meta.get("disagreements", "")))
 
     st.markdown("**Documents behind this summary** (select a row to read it)")
     picked = st.dataframe(detail["documents"], hide_index=True, width="stretch",
                           on_select="rerun", selection_mode="single-row", key="summary_docs")
     rows = picked.selection.rows if picked else []
     if rows:
-        document = ui.load_document_detail(int(detail["documents"].iloc[rows[0]]["id"]))
+        document = loaders.load_document_detail(int(detail["documents"].iloc[rows[0]]["id"]))
         if document:
             doc = document["document"]
-            st.markdown(f"**{ui.escape_md(doc['title'])}** · {doc['source']} · "
+            st.markdown(f"**{escape_md(doc['title'])}** · {doc['source']} · "
                         f"{doc['published_at']:%Y-%m-%d}")
             st.text(doc["text"])
             if document["analysis"]:
-                st.caption("Level-1 summary: " + ui.escape_md(document["analysis"]["summary"]))
+                st.caption("Level-1 summary: " + escape_md(document["analysis"]["summary"]))
 
 st.divider()
 st.subheader("Ask the corpus")
 st.caption("Finds the passages most similar to your question (MiniLM embeddings of the stored "
            "chunks, within the sidebar's window and sources). " + (
-               corpus_search.OFFLINE_LABEL if offline else
-               f"{settings.openai_model} then answers from those passages only, with citations."))
+               OFFLINE_LABEL if offline else
+               f"{settings.llm.model} then answers from those passages only, with citations."))
 with st.form("ask"):
     question = st.text_input("Question", placeholder="Do commenters trust Article 5?")
     asked = st.form_submit_button("Ask")
 if asked and question.strip():
-    with st.spinner("Searching…"):
-        index = load_index(topic.name, view.sources, view.start, view.end)
-        try:
-            answer = corpus_search.ask_corpus(topic, question, index=index)
-        except ScoringAbort as exc:
-            st.error(str(exc))
-            st.stop()
+    index = loaders.chunk_index(topic.name, view.sources, view.start, view.end)
+    answer = actions.ask_corpus(topic, question, index)
+    if answer is None:
+        st.stop()
     if answer.passages.empty:
         st.warning("No embedded passages in this window: score documents first "
                    "(`python -m analytics score`).")
     else:
         st.caption(answer.label)
         if answer.answer:
-            st.markdown(ui.escape_md(answer.answer))
+            st.markdown(escape_md(answer.answer))
             st.caption("Cited documents: " + (", ".join(
                 f"doc {i}" for i in answer.cited_document_ids) or "none"))
         st.dataframe(answer.passages[["document_id", "similarity", "source", "published_at",

@@ -6,15 +6,16 @@ with progress. ``python -m analytics trends`` and the scheduled run refresh the 
 
 import streamlit as st
 
-from analytics import trends, ui
+from analytics import trends
 from analytics.charts import trends as charts
-from analytics.config import get_settings
+from analytics.dashboard import actions, loaders
+from analytics.dashboard.state import empty_state, page_start
 from analytics.store import queries
 
-view, status = ui.page_start("Trends", "scored",
-                              "Nothing is scored yet, so there is no trend to fit.")
+view, status = page_start("Trends", "scored",
+                          "Nothing is scored yet, so there is no trend to fit.")
 
-labels = {s.key: s.label for s in view.topic.scores}
+labels = view.topic.score_labels
 controls = st.columns([3, 2, 2])
 chosen = controls[0].multiselect("Scores", list(labels), default=list(labels)[:1],
                                  format_func=labels.get, key="trend_scores")
@@ -22,43 +23,32 @@ form = controls[1].radio("Trend form", trends.FORMS, horizontal=True, key="trend
                          format_func={"linear": "straight line",
                                       "changepoint": "with turning points"}.get)
 per_source = controls[2].toggle("Per source", value=False, key="trend_per_source")
-st.caption(ui.view_label(view))
+st.caption(view.label)
 if not chosen:
     st.info("Pick at least one score above.")
     st.stop()
 
-settings = get_settings()
-scored = ui.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
-                        view.start, view.end)
-fits = trends.lookup_fits(view.topic, scored, chosen, form, view.sources, view.start,
-                          view.end, settings)
+scored = loaders.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
+                             view.start, view.end)
+fits = loaders.trend_fits(view.topic.name, tuple(chosen), form, view.sources, view.start,
+                          view.end)
 
 if st.button("Refit now", help="Sample the posterior again for the chosen scores and view "
              "(seconds per score once the model is compiled; the first fit compiles it)."):
-    bar = st.progress(0.0, text="Starting")
-    with st.status("Fitting trends…", expanded=False) as box:
-        try:
-            trends.refresh_trends(
-                view.topic, settings, scores=chosen, forms=[form], sources=view.sources,
-                start=view.start, end=view.end, force=True,
-                progress=lambda message, done: bar.progress(min(done, 1.0), text=message))
-        except Exception as exc:  # a failed fit must not break the page; the run row has it
-            box.update(label="The fit failed", state="error")
-            st.error(f"The trend fit failed: {exc}. Nothing was changed; try again or run "
-                     "`python -m analytics trends` to see the details.")
-            st.stop()
-        box.update(label="Fitted", state="complete")
-    st.rerun()
+    if actions.refit_trends(view.topic, chosen, form, view.sources, view.start,
+                            view.end) is not None:
+        st.rerun()
+    st.stop()
 
 missing = [labels[k] for k, fit in fits.items() if fit is None]
 if missing:
-    ui.empty_state(f"No trend fit yet for {', '.join(missing)} in this view.",
+    empty_state(f"No trend fit yet for {', '.join(missing)} in this view.",
                    f"python -m analytics trends --window {view.window} --form {form}")
 fits = {k: fit for k, fit in fits.items() if fit is not None}
 if not fits:
     st.stop()
 
-truth = ui.load_truth(view.topic.name) if status["is_demo"] else None
+truth = loaders.load_truth(view.topic.name) if status["is_demo"] else None
 daily = queries.daily_scores(scored, list(fits), by_source=per_source)
 for key, fit in fits.items():
     st.subheader(labels[key])

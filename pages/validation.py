@@ -7,28 +7,20 @@ machine's scores of a document stay hidden until the analyst has saved their own
 import pandas as pd
 import streamlit as st
 
-from analytics import ui
-from analytics import validation as v
+from analytics import validate as v
 from analytics.charts import validation as charts
-from analytics.config import get_settings
-from analytics.store import session_scope
+from analytics.core.settings import get_settings
+from analytics.dashboard import actions, loaders
+from analytics.dashboard.state import page_start
 
-view = ui.sidebar()
-st.title("Validation")
-if view is None:
-    st.stop()
+view, status = page_start("Validation")
 topic = view.topic
-status = ui.load_status(topic.name)
-if status["counts"]["documents"] == 0:
-    ui.empty_state("No documents for this topic yet.", "python -m analytics demo")
-    st.stop()
 st.caption("Human coding of a random sample checks the machine scores and corrects the trends "
            "for scorer bias. The sample covers the whole topic; the sidebar's window and "
            "source filters do not apply here.")
 
-with session_scope() as session:
-    sample = v.latest_sample(session, topic.name)
-    labels = v.labels_frame(session, topic.name)
+state = loaders.validation_state(topic)
+sample, labels = state["sample"], state["labels"]
 
 code_tab, agreement_tab, trend_tab, sample_tab = st.tabs(
     ["Code documents", "Agreement", "Corrected trends", "Sample & CSV"])
@@ -64,9 +56,8 @@ with code_tab:
                        + (" ✓ coded" if mine[i] else ""))
         step.button("Next uncoded", on_click=_go_next, args=(queue,), width="stretch")
         document_id = int(st.session_state["validation_doc"])
-        with session_scope() as session:
-            document = v.document_for_coding(session, document_id)
-            previous = v.saved_labels(session, topic, document_id, annotator) if annotator else {}
+        coding = loaders.coding_view(topic, document_id, annotator)
+        document, previous = coding["document"], coding["previous"]
         if document is None:
             st.warning("This document was deleted; pick another one.")
         else:
@@ -94,16 +85,10 @@ with code_tab:
                     values[score.key] = None if not_addressed else value
                 submitted = st.form_submit_button("Save labels", type="primary")
             if submitted:
-                try:
-                    with session_scope() as session:
-                        pi = queue.loc[queue["document_id"] == document_id,
-                                       "inclusion_probability"].iloc[0]
-                        v.save_labels(session, topic, document_id, annotator, values, float(pi))
-                    st.success(f"Saved your labels of document {document_id}.")
-                except v.LabelError as exc:
-                    st.error(str(exc))
-            with session_scope() as session:
-                revealed = v.revealed_scores(session, topic, document_id, annotator)
+                pi = queue.loc[queue["document_id"] == document_id,
+                               "inclusion_probability"].iloc[0]
+                actions.save_labels(topic, document_id, annotator, values, float(pi))
+            revealed = loaders.coding_view(topic, document_id, annotator)["revealed"]
             if revealed is None:
                 st.caption("The machine's scores stay hidden until you have saved your own, "
                            "so they cannot anchor your judgement.")
@@ -114,10 +99,9 @@ with code_tab:
 
 
 # --- agreement --------------------------------------------------------------------------
+checks = loaders.agreement_view(topic)
 with agreement_tab:
-    with session_scope() as session:
-        agreement = v.agreement_table(session, topic)
-        pairs = v.paired_ratings(session, topic)
+    agreement, pairs = checks["agreement"], checks["pairs"]
     if agreement.empty:
         st.info("No document has both a human label and a machine score yet. Code some "
                 "documents in the **Code documents** tab (or import a CSV).")
@@ -146,8 +130,7 @@ with agreement_tab:
 
 # --- corrected trends -------------------------------------------------------------------
 with trend_tab:
-    with session_scope() as session:
-        trends = v.corrected_trend_table(session, topic)
+    trends = checks["corrected"]
     if trends.empty:
         st.info("A corrected trend needs a validation sample and scored documents. Draw a "
                 "sample, code it, then come back.")
@@ -184,22 +167,15 @@ with sample_tab:
         st.markdown("**Draw a new sample** (labels already saved are kept; the coding list "
                     "becomes the new sample)")
         design = st.selectbox("Design", ["stratified", "simple"],
-                              index=0 if settings.validation_sampling == "stratified" else 1,
+                              index=0 if settings.validation.sampling == "stratified" else 1,
                               help="stratified = by source and month, proportional allocation")
-        size = st.number_input("Documents", 1, 10_000, settings.validation_sample_size)
-        seed = st.number_input("Seed", 0, 2**31 - 1, settings.validation_seed)
-        if st.form_submit_button("Draw sample"):
-            try:
-                with session_scope() as session:
-                    drawn = v.draw_sample(session, topic.name, size=int(size), design=design,
-                                          seed=int(seed), settings=settings)
-                st.success(f"Drew {len(drawn.documents)} documents. Reload to code them.")
-                st.session_state.pop("validation_doc", None)
-            except ValueError as exc:
-                st.error(str(exc))
+        size = st.number_input("Documents", 1, 10_000, settings.validation.sample_size)
+        seed = st.number_input("Seed", 0, 2**31 - 1, settings.validation.seed)
+        if st.form_submit_button("Draw sample") and actions.draw_sample(
+                topic, int(size), design, int(seed)):
+            st.session_state.pop("validation_doc", None)
     st.markdown("**Code outside the app**")
-    with session_scope() as session:
-        sheet = v.coding_sheet_csv(session, topic)
+    sheet = checks["coding_sheet"]
     if sheet:
         st.download_button("Download coding sheet (CSV)", sheet,
                            file_name=f"{topic.name}-coding-sheet.csv", mime="text/csv")
@@ -210,12 +186,4 @@ with sample_tab:
                               type=["csv"], key="labels_upload")
     default_annotator = st.text_input("Annotator for rows without one", key="import_annotator")
     if upload is not None and st.button("Import labels"):
-        try:
-            with session_scope() as session:
-                result = v.import_labels_csv(session, topic,
-                                             upload.getvalue().decode("utf-8-sig"),
-                                             default_annotator or None)
-            st.success(f"Imported {result.stored} labels of {len(result.documents)} documents "
-                       f"({result.skipped_blank} blank rows skipped).")
-        except (v.LabelError, UnicodeDecodeError) as exc:
-            st.error(f"Nothing was imported: {exc}")
+        actions.import_labels(topic, upload.getvalue(), default_annotator or None)

@@ -1,31 +1,63 @@
-"""Shared fixtures. Every test gets its own database unless it asks for the demo one."""
+"""Shared fixtures. Every test gets its own database and data folder unless it asks for a
+scored corpus, which is built once per session per (size, seed) and copied per test.
+
+``ANALYTICS_TEST_SEED`` shifts the seeds of the statistical tests (CI runs them twice with
+different seeds, so an assertion that holds only for one seed fails there).
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from analytics.config import get_settings, load_topic, reset_settings_cache
+from analytics.core.settings import Settings, get_settings, reset_settings_cache
+from analytics.core.topics import load_topic
+from tests.support.paths import SHARED_DATA
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+UI_CORPUS_SIZE = 300  # renders every page; the full demo is for recovery tests only
+TEST_SEED = int(os.environ.get("ANALYTICS_TEST_SEED", "0"))
 
 
-def _point_settings_at(database_url: str, data_dir: Path) -> None:
-    os.environ["ANALYTICS_DATABASE_URL"] = database_url
-    os.environ["ANALYTICS_DATA_DIR"] = str(data_dir)
+def point_settings(monkeypatch: pytest.MonkeyPatch, database: Path, data_dir: Path,
+                   **env: str) -> Settings:
+    """Settings for this test: its database, data folder, and any ANALYTICS_* overrides."""
+    monkeypatch.setenv("ANALYTICS_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("ANALYTICS_DEMO_AUTOSTART", "false")
+    for name, value in env.items():
+        monkeypatch.setenv(f"ANALYTICS_{name.upper()}", str(value))
     reset_settings_cache()
+    return get_settings()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Settings and Streamlit's in-process caches never leak from one test's database
+    into the next."""
+    reset_settings_cache()
+    _clear_streamlit_caches()
+    yield
+    reset_settings_cache()
+    _clear_streamlit_caches()
+
+
+def _clear_streamlit_caches() -> None:
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
+def settings(tmp_path, monkeypatch) -> Settings:
     """Settings with an empty database and data folder of this test's own."""
-    monkeypatch.setenv("ANALYTICS_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
-    reset_settings_cache()
-    yield get_settings()
-    reset_settings_cache()
+    return point_settings(monkeypatch, tmp_path / "test.db", tmp_path / "data")
 
 
 @pytest.fixture
@@ -33,35 +65,71 @@ def topic():
     return load_topic("nato")
 
 
-@pytest.fixture(scope="session")
-def demo_database(tmp_path_factory) -> str:
-    """URL of the full default demo corpus, generated and scored once per test session."""
-    from analytics.demo_setup import seed_demo
+@pytest.fixture
+def fake_api():
+    """A local HTTP server speaking whatever API the test routes on it (127.0.0.1)."""
+    from tests.support.ingest_servers import FakeApi
 
-    folder = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{folder / 'demo.db'}"
-    saved = {k: os.environ.get(k) for k in ("ANALYTICS_DATABASE_URL", "ANALYTICS_DATA_DIR")}
-    _point_settings_at(url, folder / "data")
-    try:
-        seed_demo(load_topic("nato"), get_settings())
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset_settings_cache()
-    return url
+    with FakeApi() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def corpus_files(tmp_path_factory) -> Callable[[int, int], Path]:
+    """``build(size, seed)``: a SQLite file with the demo corpus of that size (and its
+    truth), scored offline; built once per session, never written to by tests."""
+    from analytics.pipeline.demo import generate_demo
+    from analytics.score.pipeline import score_topic
+    from analytics.store.engine import get_engine
+
+    built: dict[tuple[int, int], Path] = {}
+
+    def build(size: int, seed: int = 42) -> Path:
+        if (size, seed) not in built:
+            folder = tmp_path_factory.mktemp(f"corpus-{size}-{seed}")
+            with pytest.MonkeyPatch.context() as patch:
+                settings = point_settings(patch, folder / "corpus.db", folder / "data",
+                                          demo_documents=size, demo_seed=seed)
+                topic = load_topic("nato")
+                generate_demo(topic, settings)
+                score_topic(topic, settings=settings)
+                with get_engine(settings.database_url).connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            reset_settings_cache()
+            built[(size, seed)] = folder / "corpus.db"
+        return built[(size, seed)]
+
+    return build
+
+
+def copy_database(source: Path, target: Path) -> Path:
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+    return target
 
 
 @pytest.fixture
-def demo_settings(demo_database, tmp_path, monkeypatch):
-    """Settings pointing at the shared scored demo database (read it, do not change it)."""
-    monkeypatch.setenv("ANALYTICS_DATABASE_URL", demo_database)
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
-    reset_settings_cache()
-    yield get_settings()
-    reset_settings_cache()
+def scored_corpus(corpus_files, tmp_path, monkeypatch) -> Callable[..., Settings]:
+    """``scored_corpus(size, seed=42, **env)``: settings pointing at this test's own copy of
+    a scored demo corpus (``**env``: more ANALYTICS_* overrides)."""
+    def use(size: int, seed: int = 42, **env: str) -> Settings:
+        database = copy_database(corpus_files(size, seed), tmp_path / f"corpus-{size}.db")
+        return point_settings(monkeypatch, database, tmp_path / "data",
+                              demo_documents=size, demo_seed=seed, **env)
+
+    return use
+
+
+@pytest.fixture
+def demo_settings(scored_corpus) -> Settings:
+    """The full default demo corpus (3,000 documents): for tests that recover its truth."""
+    return scored_corpus(Settings().demo_documents)
+
+
+@pytest.fixture
+def ui_settings(scored_corpus) -> Settings:
+    """A small scored demo corpus that renders every page."""
+    return scored_corpus(UI_CORPUS_SIZE)
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from analytics.charts.theme import apply, score_color
 SCENARIO_COLORS = ["#444444", "#e76f51", "#2a9d8f", "#6a4c93", "#e9c46a", "#264653"]
 # Below the plots: above them, a wrapped legend would cover the first subplot title.
 BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.04, xanchor="left", x=0)
-METHOD_LABELS = {"ode": "neural ODE", "persistence": "persistence (last value)",
-                 "linear_trend": "linear trend"}
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -36,19 +34,18 @@ def _quantiles(values: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray,
     return np.median(values, 0), np.quantile(values, low, 0), np.quantile(values, high, 0)
 
 
-def fit_figure(fit, title: str | None = "Fitted dynamics and hold-out test") -> go.Figure:
+def fit_figure(fit, baselines: dict[str, np.ndarray],
+               title: str | None = "Fitted dynamics and hold-out test") -> go.Figure:
     """Per score: observed period means (size = documents), the fitted ensemble over the
-    data, and the hold-out forecast of the validation fit next to both baselines."""
-    from analytics.dynamics.fit import linear_trend_forecast, persistence_forecast
-
+    data, and the hold-out forecast of the validation fit next to the baselines' forecasts
+    (label -> (hold-out periods, scores) array)."""
     series, band, n_train = fit.series, fit.config.band, fit.n_train
     dates = series.dates
     keys = series.score_keys
     fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=series.score_labels)
     holdout_dates = dates[n_train:]
-    persistence = persistence_forecast(series, n_train)
-    trend = linear_trend_forecast(series, n_train)
+    dashes = ("dot", "dashdot", "longdash")
     for j, _key in enumerate(keys):
         row, color, first = j + 1, score_color(j), j == 0
         observed = series.counts[:, j] > 0
@@ -71,9 +68,8 @@ def fit_figure(fit, title: str | None = "Fitted dynamics and hold-out test") -> 
                                      line=dict(color="#111111", dash="dash"),
                                      name="ODE hold-out forecast", showlegend=first,
                                      legendgroup="ODE forecast"), row=row, col=1)
-            for values, name, dash in ((persistence[:, j], "persistence", "dot"),
-                                       (trend[:, j], "linear trend", "dashdot")):
-                fig.add_trace(go.Scatter(x=holdout_dates, y=values, mode="lines",
+            for (name, values), dash in zip(baselines.items(), dashes, strict=False):
+                fig.add_trace(go.Scatter(x=holdout_dates, y=values[:, j], mode="lines",
                                          line=dict(color="#999999", dash=dash, width=1.5),
                                          name=name, showlegend=first, legendgroup=name),
                               row=row, col=1)
@@ -84,17 +80,6 @@ def fit_figure(fit, title: str | None = "Fitted dynamics and hold-out test") -> 
             fig.add_vline(x=pd.Timestamp(day), line=dict(color="#bbbbbb", width=1))
     apply(fig, title, height=260 * len(keys) + 140)
     return fig.update_layout(margin=dict(t=70, b=90), legend=BOTTOM_LEGEND)
-
-
-def skill_figure(skill: list[dict], title: str | None = "Hold-out RMSE (lower is better)") \
-        -> go.Figure:
-    fig = go.Figure()
-    labels = [row["label"] for row in skill]
-    for method, color in zip(METHOD_LABELS, ("#111111", "#999999", "#cccccc"), strict=True):
-        fig.add_trace(go.Bar(x=labels, y=[row[method] for row in skill],
-                             name=METHOD_LABELS[method], marker_color=color))
-    fig.update_layout(barmode="group", yaxis_title="RMSE (score points)")
-    return apply(fig, title, height=320)
 
 
 def scenario_figure(result, fit=None, history_days: int = 90,

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.charts.theme import TRUTH_COLOR, apply, score_color, source_color
-from analytics.config import Topic
+from analytics.core.topics import Topic
 
 
 def monthly_volume(monthly: pd.DataFrame) -> go.Figure:
@@ -47,11 +47,13 @@ def daily_means(daily: pd.DataFrame, topic: Topic, truth: pd.DataFrame | None = 
         color = score_color(i - 1)
         fig.add_scatter(
             x=rows["day"], y=rows["mean"], mode="markers", name=f"{score.label}: daily mean",
-            marker=dict(color=color, size=(rows["count"].clip(upper=12) + 3).tolist(), opacity=0.35),
+            marker=dict(color=color, size=(rows["count"].clip(upper=12) + 3).tolist(),
+                        opacity=0.35),
             customdata=rows["count"], hovertemplate="%{y:.2f} (n=%{customdata})",
             showlegend=False, row=i, col=1)
         smooth = _rolling(rows, smooth_days)
-        fig.add_scatter(x=smooth.index, y=smooth.values, mode="lines", line=dict(color=color, width=2.5),
+        fig.add_scatter(x=smooth.index, y=smooth.values, mode="lines",
+                        line=dict(color=color, width=2.5),
                         name=f"{smooth_days}-day mean", showlegend=i == 1,
                         hovertemplate="%{y:.2f}", row=i, col=1)
         if truth is not None and not truth.empty:

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts.theme import apply, score_color
-from analytics.config import Topic
+from analytics.core.topics import Topic
 
 NAIVE_COLOR = "#9e9e9e"
 

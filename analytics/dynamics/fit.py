@@ -14,53 +14,32 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from analytics.core.progress import Progress, ProgressCallback
+from analytics.core.sections import DynamicsSettings
 from analytics.dynamics.series import DynamicsSeries
 
-Progress = Callable[[str, int, int], None]
 RECENT_VOLUME_DAYS = 28  # future volume = mean of this many days before the start
 
 
-class DynamicsConfig(BaseModel):
-    """Everything that changes a fit; part of the cache key."""
+class DynamicsConfig(DynamicsSettings):
+    """Everything that changes a fit; part of the cache key. The settings-backed fields are
+    declared once, in ``DynamicsSettings``; the training constants below are the model's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    resolution: Literal["day", "week"] = "day"
-    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
-    ensemble_size: int = Field(default=8, ge=1, le=64)
-    iterations: int = Field(default=300, ge=1)
-    window_days: int = Field(default=28, ge=2)
-    hidden: int = Field(default=16, ge=1)
-    solver: Literal["euler", "midpoint", "rk4"] = "euler"
     learning_rate: float = Field(default=0.03, gt=0)
-    seed: int = 0
-    band: float = Field(default=0.8, gt=0, lt=1)
     bootstrap: bool = True
     network_penalty: float = 100.0
     continuity_weight: float = 4.0
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> DynamicsConfig:
-        values = {
-            "resolution": settings.dynamics_resolution,
-            "holdout_fraction": settings.dynamics_holdout_fraction,
-            "ensemble_size": settings.dynamics_ensemble_size,
-            "iterations": settings.dynamics_iterations,
-            "window_days": settings.dynamics_window_days,
-            "hidden": settings.dynamics_hidden,
-            "solver": settings.dynamics_solver,
-            "seed": settings.dynamics_seed,
-            "band": settings.dynamics_band,
-        }
-        values.update(overrides)
-        return cls(**values)
+        return cls(**settings.dynamics.model_dump() | overrides)
 
 
 @dataclass
@@ -156,7 +135,7 @@ def observation_weights(counts: np.ndarray) -> np.ndarray:
 
 
 def fit_ensemble(series: DynamicsSeries, config: DynamicsConfig, n_fit: int,
-                 progress: Progress | None = None, stage: str = "fit") -> Ensemble:
+                 progress: ProgressCallback | None = None, stage: str = "fit") -> Ensemble:
     """Train ``config.ensemble_size`` members on periods [0, n_fit)."""
     import torch
 
@@ -214,7 +193,7 @@ def fit_ensemble(series: DynamicsSeries, config: DynamicsConfig, n_fit: int,
         optimizer.step()
         schedule.step()
         if progress and (iteration % 10 == 9 or iteration == config.iterations - 1):
-            progress(stage, iteration + 1, config.iterations)
+            progress(Progress(stage, iteration + 1, config.iterations, unit="iteration"))
     with torch.no_grad():
         path = integrate(model, states, window_drivers, method=config.solver).numpy()
     fitted = np.zeros((members, n_fit, path.shape[-1]), dtype=np.float32)

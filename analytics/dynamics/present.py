@@ -1,10 +1,13 @@
-"""Tables and sentences about a fit, shared by the page, the CLI and reports."""
+"""Tables, sentences and forecasts about a fit, shared by the page, the CLI and reports.
+The verdict sentences are written here once; figures receive what they draw."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from analytics.charts.dynamics import METHOD_LABELS
+METHOD_LABELS = {"ode": "neural ODE", "persistence": "persistence (last value)",
+                 "linear_trend": "linear trend"}
 
 
 def skill_frame(fit) -> pd.DataFrame:
@@ -47,3 +50,11 @@ def parameters_frame(fit) -> pd.DataFrame:
         "equilibrium band": f"{row['equilibrium_low']:.2f}–{row['equilibrium_high']:.2f}",
         "time constant (days)": row["tau_days"], "half-life of a shock (days)":
         row["half_life_days"], "settles at": row["settles_at"]} for row in fit.readout])
+
+
+def holdout_baselines(fit) -> dict[str, np.ndarray]:
+    """The two baselines' hold-out forecasts, (H, S) each, keyed by their label."""
+    from analytics.dynamics.fit import linear_trend_forecast, persistence_forecast
+
+    return {"persistence": persistence_forecast(fit.series, fit.n_train),
+            "linear trend": linear_trend_forecast(fit.series, fit.n_train)}

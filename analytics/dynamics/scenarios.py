@@ -20,10 +20,12 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from analytics.core.errors import BadInput
+
 BASELINE = "baseline"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInput):
     """A scenario that cannot be run or read; the message says what to change."""
 
 

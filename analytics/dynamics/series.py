@@ -1,6 +1,6 @@
 """The data a dynamics model sees: per-period score means with counts, and external drivers.
 
-Periods are days or weeks (``Settings.dynamics_resolution``). A period with no document
+Periods are days or weeks (``Settings.dynamics.resolution``). A period with no document
 that addressed a score keeps ``NaN`` for that score and a count of 0: the fit masks it out
 of the loss and no value is invented for it. Drivers are the number of on-topic documents
 per source and period (a real, always-known quantity, 0 when nothing was published) and one
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.config import Topic
+from analytics.core.topics import Topic
 
 PERIOD_DAYS = {"day": 1, "week": 7}
 VOLUME_PREFIX = "volume:"
@@ -152,4 +152,4 @@ def load_series(topic: Topic, settings, resolution: str | None = None) -> Dynami
 
     with session_scope(settings.database_url) as session:
         scored = queries.scored_frame(session, topic.name, topic.score_keys)
-    return build_series(scored, topic, resolution or settings.dynamics_resolution)
+    return build_series(scored, topic, resolution or settings.dynamics.resolution)

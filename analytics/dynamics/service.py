@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from analytics import __version__
+from analytics.core.errors import UserError
+from analytics.core.progress import ProgressCallback
 from analytics.dynamics.fit import (
     DynamicsConfig,
     Ensemble,
-    Progress,
     fit_ensemble,
     holdout_forecast,
     skill_table,
@@ -38,7 +39,7 @@ MIN_OBSERVED_PERIODS = 12
 READOUT_HORIZON_DAYS = 365
 
 
-class DynamicsError(ValueError):
+class DynamicsError(UserError):
     """Fitting is impossible with this data; the message says what to do."""
 
 
@@ -80,7 +81,7 @@ def cache_root(settings, topic: str) -> Path:
 
 
 def fit_dynamics(series: DynamicsSeries, config: DynamicsConfig,
-                 progress: Progress | None = None) -> DynamicsFit:
+                 progress: ProgressCallback | None = None) -> DynamicsFit:
     """Validation fit + production fit of one series (no database, no cache)."""
     if series.observed_periods() < MIN_OBSERVED_PERIODS:
         raise DynamicsError(
@@ -231,15 +232,14 @@ def latest_fit(settings, topic: str) -> DynamicsFit | None:
     return load_fit(max(folders, key=lambda p: (p / "meta.json").stat().st_mtime))
 
 
-def refresh_dynamics(topic, settings, progress: Progress | None = None, force: bool = False,
-                     config: DynamicsConfig | None = None) -> DynamicsFit:
+def refresh_dynamics(topic, settings, progress: ProgressCallback | None = None,
+                     force: bool = False, config: DynamicsConfig | None = None) -> DynamicsFit:
     """Fit the topic's dynamics if its data or configuration changed; return the fit.
 
     Safe to call from a schedule: a cache hit costs one query and no training. Each real
     fit is recorded as a ``runs`` row (kind ``fit``, provider ``dynamics``).
     """
-    from analytics.store import session_scope
-    from analytics.store.writes import start_run
+    from analytics.store.runs import recorded_run
 
     config = config or DynamicsConfig.from_settings(settings)
     series = load_series(topic, settings, config.resolution)
@@ -248,26 +248,11 @@ def refresh_dynamics(topic, settings, progress: Progress | None = None, force: b
                             "`python -m analytics demo` or ingest and score documents first.")
     if not force and (hit := cached_fit(series, config, settings)) is not None:
         return hit
-    with session_scope(settings.database_url) as session:
-        run = start_run(session, "fit", topic.name, "dynamics",
-                        {"config": config.model_dump(), "data_hash": series.data_hash()})
-        run_id = run.id
-    try:
+    with recorded_run("fit", topic.name, "dynamics",
+                      {"config": config.model_dump(), "data_hash": series.data_hash()},
+                      database_url=settings.database_url) as run:
         fit = fit_dynamics(series, config, progress)
         save_fit(fit, cache_root(settings, topic.name))
-    except Exception as exc:
-        _finish(settings, run_id, "failed", {}, str(exc)[:2000])
-        raise
-    _finish(settings, run_id, "ok", {"periods": series.n_periods, "train": fit.n_train,
-                                     "seconds": fit.meta["fit_seconds"]}, None)
+        run.counts = {"periods": series.n_periods, "train": fit.n_train,
+                      "seconds": fit.meta["fit_seconds"]}
     return fit
-
-
-def _finish(settings, run_id: int, status: str, counts: dict, error: str | None) -> None:
-    from analytics.store import Run, session_scope
-    from analytics.store.writes import finish_run
-
-    with session_scope(settings.database_url) as session:
-        run = session.get(Run, run_id)
-        if run is not None:
-            finish_run(run, status, counts, error)

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.config import Settings, Topic
+from analytics.core.settings import Settings
+from analytics.core.topics import Topic
 from analytics.ingest.base import RunContext
 from analytics.ingest.http import (
     HttpClient,
@@ -73,7 +74,7 @@ class ArticleFetcher:
         host = urlsplit(url).hostname or ""
         with self._lock:
             limiter = self._site_limits.setdefault(
-                host, RateLimiter(self.settings.article_requests_per_second))
+                host, RateLimiter(self.settings.ingest.article_requests_per_second))
         limiter.wait()
 
     def records(self, candidates: Iterable[ArticleCandidate], topic: Topic,
@@ -82,7 +83,7 @@ class ArticleFetcher:
         fresh = self._unknown(list(candidates))
         if not fresh:
             return
-        workers = max(1, self.settings.article_fetch_workers)
+        workers = max(1, self.settings.ingest.article_fetch_workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="article") as pool:
             for outcome in pool.map(lambda c: self._one(c, topic), fresh):
                 if outcome.record is not None:
@@ -96,7 +97,7 @@ class ArticleFetcher:
             if candidate.key not in self.seen:
                 unique.setdefault(candidate.key, candidate)
         self.seen.update(unique)
-        if self.settings.refetch_known_articles:
+        if self.settings.ingest.refetch_known_articles:
             return list(unique.values())
         known = self.context.known_ids("news", list(unique))
         self.context.skipped_known += len(known)
@@ -113,7 +114,7 @@ class ArticleFetcher:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type and content_type not in HTML_TYPES:
             return _Outcome(failure="not_html")
-        if len(response.content) > self.settings.article_max_bytes:
+        if len(response.content) > self.settings.ingest.article_max_bytes:
             return _Outcome(failure="too_large")
         return extract_article(response.text, candidate, topic)
 

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from analytics.config import Settings, Topic
+from analytics.core.errors import BadInput
+from analytics.core.settings import Settings
+from analytics.core.topics import Topic
 from analytics.store.records import DocumentRecord
 
 
@@ -87,18 +89,18 @@ class Provider(Protocol):
 
 # name -> "module:Class"; imported lazily so a provider's dependencies load only when used.
 PROVIDERS: dict[str, str] = {
-    "demo": "analytics.ingest.demo:DemoProvider",
-    "gdelt": "analytics.ingest.gdelt:GdeltProvider",
-    "google": "analytics.ingest.google:GoogleSearchProvider",
-    "rss": "analytics.ingest.rss:RssProvider",
-    "file": "analytics.ingest.file:FileImportProvider",
-    "youtube": "analytics.ingest.youtube:YouTubeProvider",
-    "reddit": "analytics.ingest.reddit:RedditProvider",
+    "demo": "analytics.ingest.providers.demo:DemoProvider",
+    "gdelt": "analytics.ingest.providers.gdelt:GdeltProvider",
+    "google": "analytics.ingest.providers.google:GoogleSearchProvider",
+    "rss": "analytics.ingest.providers.rss:RssProvider",
+    "file": "analytics.ingest.providers.file:FileImportProvider",
+    "youtube": "analytics.ingest.providers.youtube:YouTubeProvider",
+    "reddit": "analytics.ingest.providers.reddit:RedditProvider",
 }
 
 
-class UnknownProviderError(ValueError):
-    pass
+class UnknownProviderError(BadInput):
+    """A provider name that is not in the registry."""
 
 
 def provider_class(name: str) -> type[Provider]:
@@ -109,3 +111,42 @@ def provider_class(name: str) -> type[Provider]:
         raise UnknownProviderError(f"Unknown provider '{name}'. Known providers: {known}.") from exc
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+# --- which providers a topic configures, and whether they can run --------------------------
+
+SOURCE_PROVIDERS = {"youtube": ["youtube"], "reddit": ["reddit"]}
+
+
+def configured_providers(topic: Topic, settings: Settings) -> list[str]:
+    """Providers for the topic's enabled sources ('news' maps to ``ingest.news_providers``)."""
+    names: list[str] = []
+    for key, source in topic.sources.items():
+        if not source.enabled:
+            continue
+        if key == "news":
+            names.extend(settings.ingest.news_providers)
+        elif key in SOURCE_PROVIDERS:
+            names.extend(SOURCE_PROVIDERS[key])
+        elif key in PROVIDERS:
+            names.append(key)
+    return [n for n in dict.fromkeys(names) if n in PROVIDERS]
+
+
+def missing_credentials(name: str, settings: Settings) -> list[str]:
+    """Variables of the provider's declared credentials that are not set."""
+    missing = []
+    for setting in getattr(provider_class(name), "credentials", ()):
+        value = getattr(settings.ingest, setting, None)
+        if value is None or (hasattr(value, "get_secret_value") and not value.get_secret_value()):
+            missing.append(f"ANALYTICS_{setting.upper()}")
+    return missing
+
+
+def skip_reason(name: str, topic: Topic, settings: Settings) -> str | None:
+    """Why the provider cannot run for this topic now (None: it can)."""
+    missing = missing_credentials(name, settings)
+    if missing:
+        return f"no credentials ({', '.join(missing)})"
+    check = getattr(provider_class(name), "not_ready", None)
+    return check(topic) if check else None

@@ -26,10 +26,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from analytics.config import Settings
+from analytics.core.errors import UserError
+from analytics.core.settings import Settings
 
 
-class IngestError(Exception):
+class IngestError(UserError):
     """An error a user can act on; its message is shown as is (no traceback)."""
 
 
@@ -133,8 +134,8 @@ class HttpClient:
         self.on_response = on_response
         self.requests = 0
         self.client = httpx.Client(
-            timeout=settings.http_timeout_s, follow_redirects=True,
-            headers={"User-Agent": settings.http_user_agent, **(headers or {})})
+            timeout=settings.ingest.http_timeout_s, follow_redirects=True,
+            headers={"User-Agent": settings.ingest.http_user_agent, **(headers or {})})
 
     def __enter__(self) -> Self:
         return self
@@ -149,17 +150,17 @@ class HttpClient:
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, _Transient) and error.retry_after is not None:
-            return min(error.retry_after, self.settings.http_retry_after_max_s)
-        backoff = wait_exponential_jitter(multiplier=self.settings.http_backoff_base_s,
-                                          max=self.settings.http_backoff_max_s,
-                                          jitter=self.settings.http_backoff_base_s / 2)
+            return min(error.retry_after, self.settings.ingest.http_retry_after_max_s)
+        backoff = wait_exponential_jitter(multiplier=self.settings.ingest.http_backoff_base_s,
+                                          max=self.settings.ingest.http_backoff_max_s,
+                                          jitter=self.settings.ingest.http_backoff_base_s / 2)
         return backoff(state)
 
     def request(self, method: str, url: str, *, parse_json: bool = False,
                 **kwargs: Any) -> httpx.Response | Any:
         """One logical request with the retry policy; JSON decoded when ``parse_json``."""
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.http_max_retries + 1),
+            stop=stop_after_attempt(self.settings.ingest.http_max_retries + 1),
             wait=self._wait,
             retry=retry_if_exception_type((_Transient, httpx.TransportError)),
             reraise=True,
@@ -170,12 +171,12 @@ class HttpClient:
                     return self._once(method, url, parse_json, **kwargs)
         except _Transient as exc:
             raise RequestFailedError(
-                f"{self.provider}: {exc} (gave up after {self.settings.http_max_retries} "
+                f"{self.provider}: {exc} (gave up after {self.settings.ingest.http_max_retries} "
                 f"retries)") from exc
         except httpx.TransportError as exc:
             raise RequestFailedError(
                 f"{self.provider}: cannot reach {_host(url)} ({type(exc).__name__}: {exc}); "
-                f"gave up after {self.settings.http_max_retries} retries.") from exc
+                f"gave up after {self.settings.ingest.http_max_retries} retries.") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(self, url: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from analytics.config import Settings, Topic
+from analytics.core.settings import Settings
+from analytics.core.topics import Topic
 from analytics.ingest.articles import ArticleCandidate, ArticleFetcher
 from analytics.ingest.base import Option, RunContext
 from analytics.store.records import DocumentRecord

@@ -3,9 +3,9 @@
 The run record's counts: ``fetched`` (items the provider listed: yielded documents plus
 known URLs it did not fetch again), ``new``, ``updated``, ``unchanged``, ``duplicate``
 (new syndicated copies, linked through ``duplicate_of``), ``failed`` (items skipped, by
-reason in ``failures``) and ``quota`` (API units spent). Status: ``ok``, ``partial`` (the
-provider stopped early but cleanly, e.g. the YouTube quota; ``error`` says why) or
-``failed``.
+reason in ``failures``) and ``quota`` (API units spent). Status: ``ok``, ``stopped`` (the
+provider stopped early but cleanly, e.g. the YouTube quota, or the run was interrupted;
+``error`` says why) or ``failed``.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from analytics.config import Settings, Topic, get_settings
+from analytics.core.progress import ProgressCallback, ProgressMeter
+from analytics.core.settings import Settings, get_settings
+from analytics.core.topics import Topic
 from analytics.ingest import dedup
 from analytics.ingest.base import RunContext, provider_class
 from analytics.store import session_scope
 from analytics.store.models import Document, Run
 from analytics.store.records import DocumentRecord
-from analytics.store.writes import UpsertCounts, finish_run, start_run, upsert_documents
-
-ProgressCallback = Callable[[int], None]
+from analytics.store.runs import recorded_run
+from analytics.store.writes import UpsertCounts, upsert_documents
 
 
 def _batches(records: Iterable[DocumentRecord], size: int) -> Iterator[list[DocumentRecord]]:
@@ -97,39 +98,31 @@ def ingest_records(
     parameters: dict | None = None,
     batch_size: int = 200,
     progress: ProgressCallback | None = None,
+    total: int | None = None,
     database_url: str | None = None,
     context: RunContext | None = None,
     near_duplicate_threshold: float | None = None,
 ) -> tuple[int, UpsertCounts]:
     """Upsert records batch by batch; a failure keeps every batch already committed."""
-    with session_scope(database_url) as session:
-        run_id = start_run(session, kind, topic, provider, parameters).id
     counts = UpsertCounts()
     linker = (SyndicationLinker(topic, near_duplicate_threshold, database_url)
               if near_duplicate_threshold is not None else None)
-    fetched = 0
-    try:
-        for batch in _batches(records, batch_size):
-            if linker:
-                linker.mark(batch)
-            with session_scope(database_url) as session:
-                counts.add(upsert_documents(session, batch, run_id))
-            fetched += len(batch)
-            if progress:
-                progress(len(batch))
-    except BaseException as exc:
-        _close(run_id, "failed", fetched, counts, context, _describe(exc), database_url)
-        raise
-    status = "partial" if context and context.stopped else "ok"
-    _close(run_id, status, fetched, counts, context, context.stopped if context else None,
-           database_url)
-    return run_id, counts
-
-
-def _describe(exc: BaseException) -> str:
-    from analytics.ingest.http import IngestError
-
-    return str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+    meter = ProgressMeter(progress, f"ingest {provider}", total=total, unit="doc")
+    with recorded_run(kind, topic, provider, parameters, database_url=database_url) as run:
+        fetched = 0
+        try:
+            for batch in _batches(records, batch_size):
+                if linker:
+                    linker.mark(batch)
+                with session_scope(database_url) as session:
+                    counts.add(upsert_documents(session, batch, run.id))
+                fetched += len(batch)
+                meter.advance(len(batch))
+        finally:
+            run.counts = run_counts(fetched, counts, context)
+        if context and context.stopped:
+            run.stop(context.stopped)
+    return run.id, counts
 
 
 def run_counts(fetched: int, counts: UpsertCounts, context: RunContext | None) -> dict:
@@ -143,13 +136,6 @@ def run_counts(fetched: int, counts: UpsertCounts, context: RunContext | None) -
         if context.notes:
             values["notes"] = context.notes[-20:]
     return values
-
-
-def _close(run_id: int, status: str, fetched: int, counts: UpsertCounts,
-           context: RunContext | None, error: str | None, database_url: str | None) -> None:
-    with session_scope(database_url) as session:
-        run = session.get(Run, run_id)
-        finish_run(run, status, run_counts(fetched, counts, context), error)
 
 
 def utc_day(value: dt.date) -> dt.datetime:
@@ -200,7 +186,7 @@ def run_provider(
     cls = provider_class(name)
     if getattr(cls, "needs_window", True):  # a file import takes everything by default
         until = until or dt.datetime.now(dt.UTC)
-        since = since or until - dt.timedelta(days=settings.initial_lookback_days)
+        since = since or until - dt.timedelta(days=settings.ingest.initial_lookback_days)
     context = RunContext(known_ids=known_ids_reader(url), progress=notes)
     provider = cls(settings, context=context, database_url=url, **(options or {}))
     parameters = {"query": query, "since": since and since.isoformat(),
@@ -208,8 +194,9 @@ def run_provider(
                   "options": {k: str(v) for k, v in (options or {}).items()}}
     run_id, _ = ingest_records(
         provider.fetch(topic, query, since, until), topic=topic.name, provider=name,
-        parameters=parameters, batch_size=settings.ingest_batch_size, progress=progress,
-        database_url=url, context=context, near_duplicate_threshold=settings.near_duplicate_threshold)
+        parameters=parameters, batch_size=settings.ingest.batch_size, progress=progress,
+        database_url=url, context=context,
+        near_duplicate_threshold=settings.ingest.near_duplicate_threshold)
     with session_scope(url) as session:
         run = session.get(Run, run_id)
         return IngestResult(run_id, run.status, dict(run.counts), run.error,

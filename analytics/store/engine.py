@@ -51,7 +51,7 @@ def _session_factory(url: str) -> sessionmaker[Session]:
 
 
 def default_url() -> str:
-    from analytics.config import get_settings
+    from analytics.core.settings import get_settings
 
     return get_settings().database_url
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,7 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Document(Base):
@@ -95,7 +95,8 @@ class Analysis(Base):
 
     __tablename__ = "analyses"
     __table_args__ = (
-        UniqueConstraint("document_id", "model", "prompt_hash", name="uq_analyses_doc_model_prompt"),
+        UniqueConstraint("document_id", "model", "prompt_hash",
+                         name="uq_analyses_doc_model_prompt"),
         Index("ix_analyses_cache", "content_hash", "model", "prompt_hash"),
     )
 

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analytics.core.views import WINDOWS, check_window, window_dates
 from analytics.store.models import Analysis, Chunk, Comment, DemoTruth, Document, Run
 
 
@@ -135,6 +136,23 @@ def demo_truth_frame(session: Session, topic: str) -> pd.DataFrame:
     return frame
 
 
+def date_range(session: Session, topic: str) -> tuple[dt.date, dt.date] | None:
+    """First and last publication day of the topic's documents (one SQL min/max)."""
+    first, last = session.execute(
+        select(func.min(Document.published_at), func.max(Document.published_at))
+        .where(Document.topic == topic)).one()
+    if first is None:
+        return None
+    return first.date(), last.date()
+
+
+def resolve_window(session: Session, topic: str,
+                   window: str) -> tuple[dt.date | None, dt.date | None]:
+    """A named window's dates, ending at the topic's newest document (None, None = all)."""
+    bounds = date_range(session, topic) if WINDOWS[check_window(window)] else None
+    return window_dates(window, bounds[1] if bounds else None)
+
+
 def is_demo(session: Session, topic: str) -> bool:
     providers = set(session.scalars(
         select(Document.provider).where(Document.topic == topic).distinct()))
@@ -149,6 +167,11 @@ def scoring_backends(session: Session, topic: str) -> pd.DataFrame:
                                                  Analysis.prompt_hash)
     ).all()
     return pd.DataFrame(rows, columns=["backend", "model", "prompt_hash", "analyses"])
+
+
+def document_total(session: Session) -> int:
+    """Documents of every topic (0 = an empty database)."""
+    return session.scalar(select(func.count(Document.id))) or 0
 
 
 def topic_counts(session: Session, topic: str) -> dict[str, int]:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analytics import __version__
-from analytics.store.models import Comment, Document, Run, utcnow
+from analytics.store.models import Comment, Document, utcnow
 from analytics.store.records import CommentRecord, DocumentRecord
 
 
@@ -150,19 +149,3 @@ def _near_original(existing: dict[tuple[str, str], Document],
     if not record.duplicate_of_external_id:
         return None
     return existing.get((record.source, record.duplicate_of_external_id))
-
-
-def start_run(session: Session, kind: str, topic: str | None, provider: str | None = None,
-              parameters: dict | None = None) -> Run:
-    run = Run(kind=kind, topic=topic, provider=provider, parameters=parameters or {},
-              status="running", software_version=__version__)
-    session.add(run)
-    session.flush()
-    return run
-
-
-def finish_run(run: Run, status: str, counts: dict | None = None, error: str | None = None) -> None:
-    run.status = status
-    run.counts = dict(counts or run.counts or {})
-    run.error = error
-    run.finished_at = utcnow()

@@ -1,0 +1,48 @@
+"""``score``: level-1 scoring of every pending document."""
+
+from __future__ import annotations
+
+import typer
+
+from analytics.cli.common import Bars, console, handle_errors, topic_or_exit
+
+
+@handle_errors
+def score(topic: str = typer.Option(None, help="Topic name."),
+          backend: str = typer.Option(None, help="Scoring backend (default: setting)."),
+          limit: int = typer.Option(None, help="Score at most this many documents."),
+          dry_run: bool = typer.Option(False, "--dry-run",
+                                       help="Print the number of calls and the estimated cost; "
+                                       "send nothing."),
+          budget: float = typer.Option(None, help="Cost cap of this run in USD (default: "
+                                       "setting scoring_budget_usd).")):
+    """Score every document that has no analysis for the current backend configuration."""
+    from analytics.score.pipeline import estimate_run, score_topic
+
+    topic_obj = topic_or_exit(topic)
+    if dry_run:
+        est = estimate_run(topic_obj, backend_name=backend, limit=limit)
+        price = "" if est.price_known else " (model price unknown: add it to openai_prices)"
+        console.print(
+            f"Dry run, backend {est.backend}, model {est.model}: {est.documents} pending "
+            f"document(s), {est.cached} from cache, {est.calls} call(s); about "
+            f"{est.tokens_in:,} input + {est.tokens_out:,} output tokens; estimated cost "
+            f"${est.cost_usd:.4f} (at most ${est.cost_max_usd:.4f} if every answer used "
+            f"max tokens; repairs add calls){price}.")
+        return
+    bars = Bars()
+    try:
+        result = score_topic(topic_obj, backend_name=backend, limit=limit, progress=bars,
+                             budget_usd=budget)
+    finally:
+        bars.close()
+    console.print(result.counts())
+    if result.stopped:
+        console.print(f"[yellow]Stopped: {result.stopped}[/yellow]")
+    if result.errors:
+        console.print(f"[yellow]{len(result.errors)} failure(s); first: {result.errors[0]}"
+                      "[/yellow]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(score)

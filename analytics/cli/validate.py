@@ -1,0 +1,92 @@
+"""``validate sample|agreement|corrected-trend``: human gold labels and what they show."""
+
+from __future__ import annotations
+
+import math
+
+import typer
+from rich.table import Table
+
+from analytics.cli.common import console, handle_errors, topic_or_exit
+from analytics.core.settings import get_settings
+
+app = typer.Typer(help="Human gold labels: sample, agreement, bias-corrected trends.",
+                  no_args_is_help=True)
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.2f}"
+    return str(value)
+
+
+@app.command("sample")
+@handle_errors
+def sample(topic: str = typer.Option(None, help="Topic name."),
+           size: int = typer.Option(None, help="Documents to draw (default: setting)."),
+           design: str = typer.Option(None, help="'simple' or 'stratified' (default: setting)."),
+           seed: int = typer.Option(None, help="RNG seed (default: setting).")):
+    """Draw a validation sample with known inclusion probabilities and store it."""
+    from analytics.validate import draw_sample
+
+    topic_obj = topic_or_exit(topic)
+    drawn = draw_sample(topic_obj.name, size=size, design=design, seed=seed,
+                        settings=get_settings())
+    p = drawn.parameters
+    console.print(f"Sample run {drawn.run_id}: {p['design']}, {p['drawn']} of "
+                  f"{p['frame_documents']} documents, seed {p['seed']}, "
+                  f"{len(p['strata'])} stratum/strata. Code them on the Validation page or "
+                  "fill the coding sheet exported there.")
+
+
+@app.command("agreement")
+@handle_errors
+def agreement(topic: str = typer.Option(None, help="Topic name.")):
+    """Machine vs human agreement per score and model; inter-coder alpha."""
+    from analytics.store import session_scope
+    from analytics.validate import agreement_table, intercoder_table, labels_frame
+
+    topic_obj = topic_or_exit(topic)
+    with session_scope() as session:
+        table = agreement_table(session, topic_obj)
+        coders = intercoder_table(labels_frame(session, topic_obj.name), topic_obj)
+    if table.empty:
+        console.print("No document has both a human label and a machine score yet.")
+        raise typer.Exit(0)
+    shown = ["score", "model", "pairs", "alpha", "verdict", "mae", "spearman", "bias",
+             "addressed_agreement"]
+    out = Table(*shown[:-1], "addressed")
+    for row in table[shown].itertuples(index=False):
+        out.add_row(*(_fmt(x) for x in row))
+    console.print(out)
+    out = Table(*coders.columns, title="inter-coder reliability")
+    for row in coders.itertuples(index=False):
+        out.add_row(*(_fmt(x) for x in row))
+    console.print(out)
+    console.print("alpha ≥ 0.8 good · ≥ 0.667 tentative · below: poor")
+
+
+@app.command("corrected-trend")
+@handle_errors
+def corrected_trend(topic: str = typer.Option(None, help="Topic name."),
+                    backend: str = typer.Option(None, help="Only analyses of this backend.")):
+    """Naive vs bias-corrected trend slope (points per year, 95% intervals) per score."""
+    from analytics.store import session_scope
+    from analytics.validate import corrected_trend_table
+
+    topic_obj = topic_or_exit(topic)
+    with session_scope() as session:
+        trends = corrected_trend_table(session, topic_obj, backend=backend)
+    if trends.empty:
+        console.print("No validation sample yet: run `python -m analytics validate sample`.")
+        raise typer.Exit(0)
+    out = Table("score", "naive slope [95%]", "corrected slope [95%]", "gold", "z")
+    for row in trends.itertuples():
+        naive = f"{row.naive_slope:+.2f} [{row.naive_low:+.2f}, {row.naive_high:+.2f}]"
+        out.add_row(row.score, naive,
+                    "—" if math.isnan(row.corrected_slope) else
+                    f"{row.corrected_slope:+.2f} [{row.corrected_low:+.2f}, "
+                    f"{row.corrected_high:+.2f}]",
+                    str(row.gold_documents), _fmt(row.difference_z))
+    console.print(out)
+    for row in trends.itertuples():
+        console.print(f"[bold]{row.score}[/bold]: {row.verdict}")

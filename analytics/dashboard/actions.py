@@ -1,0 +1,130 @@
+"""Work the pages start from buttons: it runs with a progress bar, a failure the user can
+fix ends in one red message (never a traceback), and the cached reads are cleared after."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from analytics.core.errors import UserError
+from analytics.core.progress import Progress, ProgressCallback
+from analytics.core.settings import get_settings
+from analytics.core.topics import Topic
+from analytics.store import session_scope
+
+log = logging.getLogger("analytics.dashboard")
+
+
+def progress_bar(label: str = "Starting…") -> ProgressCallback:
+    """A ProgressCallback drawing one st.progress bar with the rate and ETA as text."""
+    bar = st.progress(0.0, text=label)
+
+    def update(p: Progress) -> None:
+        bar.progress(p.fraction if p.fraction is not None else 0.0, text=p.text())
+
+    return update
+
+
+def run_with_status(label: str, work: Callable[[ProgressCallback], Any],
+                    done: Callable[[Any], str] = lambda _result: "Done") -> Any | None:
+    """Run ``work(progress)`` inside st.status; None (after one message) when it failed."""
+    with st.status(label, expanded=True) as box:
+        progress = progress_bar()
+        try:
+            result = work(progress)
+        except UserError as exc:
+            box.update(label="Stopped", state="error")
+            st.error(str(exc))
+            return None
+        except Exception as exc:  # the run row and the log hold the details
+            log.exception("%s failed", label)
+            box.update(label="Failed", state="error")
+            st.error(f"{label.rstrip('…')} failed ({type(exc).__name__}). Nothing was half "
+                     "written; the run history and the server log have the details.")
+            return None
+        box.update(label=done(result), state="complete", expanded=False)
+    st.cache_data.clear()
+    return result
+
+
+def refit_trends(topic: Topic, scores: list[str], form: str, sources: tuple[str, ...],
+                 start, end) -> Any | None:
+    from analytics.trends import refresh_trends
+
+    return run_with_status("Fitting trends…", lambda progress: refresh_trends(
+        topic, get_settings(), scores=scores, forms=[form], sources=sources, start=start,
+        end=end, force=True, progress=progress), lambda fits: f"Fitted {len(fits)} trend(s)")
+
+
+def fit_dynamics(topic: Topic) -> Any | None:
+    from analytics.dashboard.loaders import dynamics_fit
+    from analytics.dynamics import refresh_dynamics
+
+    result = run_with_status("Fitting the dynamics ensemble…", lambda progress: refresh_dynamics(
+        topic, get_settings(), progress=progress, force=True), lambda _fit: "Fitted")
+    dynamics_fit.clear()
+    return result
+
+
+def build_summaries(topic: Topic, period: str, sources: list[str]) -> Any | None:
+    from analytics.summarize import summarize_topic
+
+    return run_with_status("Building summaries…", lambda progress: summarize_topic(
+        topic, period, sources, progress=progress),
+        lambda r: f"Done: {r.written} written, {r.unchanged} unchanged, {r.failed} failed")
+
+
+def ask_corpus(topic: Topic, question: str, index) -> Any | None:
+    from analytics.summarize.ask import ask_corpus as ask
+
+    try:
+        with st.spinner("Searching…"):
+            return ask(topic, question, index=index)
+    except UserError as exc:
+        st.error(str(exc))
+        return None
+
+
+def save_labels(topic: Topic, document_id: int, annotator: str, values: dict,
+                probability: float) -> bool:
+    from analytics import validate
+
+    try:
+        with session_scope() as session:
+            validate.save_labels(session, topic, document_id, annotator, values, probability)
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    st.success(f"Saved your labels of document {document_id}.")
+    return True
+
+
+def draw_sample(topic: Topic, size: int, design: str, seed: int) -> bool:
+    from analytics import validate
+
+    try:
+        drawn = validate.draw_sample(topic.name, size=size, design=design, seed=seed,
+                                     settings=get_settings())
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    st.success(f"Drew {len(drawn.documents)} documents. Reload to code them.")
+    return True
+
+
+def import_labels(topic: Topic, raw: bytes, annotator: str | None) -> bool:
+    from analytics import validate
+
+    try:
+        with session_scope() as session:
+            result = validate.import_labels_csv(session, topic, raw.decode("utf-8-sig"),
+                                                annotator)
+    except (UserError, UnicodeDecodeError) as exc:
+        st.error(f"Nothing was imported: {exc}")
+        return False
+    st.success(f"Imported {result.stored} labels of {len(result.documents)} documents "
+               f"({result.skipped_blank} blank rows skipped).")
+    return True

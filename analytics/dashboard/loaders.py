@@ -1,0 +1,189 @@
+"""Cached reads for the pages. Pages never open database sessions themselves: they call
+these (short TTLs; actions clear them after writing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from analytics.core.settings import get_settings
+from analytics.core.topics import Topic, load_topic
+from analytics.store import queries, session_scope
+
+TTL = 60
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def date_range(topic: str) -> tuple[dt.date, dt.date] | None:
+    with session_scope() as session:
+        return queries.date_range(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_status(topic: str) -> dict:
+    with session_scope() as session:
+        counts = queries.topic_counts(session, topic)
+        return {
+            "counts": counts,
+            "database_empty": counts["documents"] == 0 and queries.document_total(session) == 0,
+            "is_demo": queries.is_demo(session, topic),
+            "backends": queries.scoring_backends(session, topic),
+            "runs": queries.runs_frame(session, limit=10),
+        }
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_documents(topic: str, sources: tuple[str, ...], start, end) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.documents_frame(session, topic, sources, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_scored(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
+                start, end) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.scored_frame(session, topic, score_keys, sources, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_truth(topic: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.demo_truth_frame(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_document_detail(document_id: int) -> dict | None:
+    with session_scope() as session:
+        return queries.document_detail(session, document_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def search_ids(topic: str, text: str) -> set[int]:
+    with session_scope() as session:
+        return queries.search_document_ids(session, topic, text)
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def trend_fits(topic_name: str, scores: tuple[str, ...], form: str, sources: tuple[str, ...],
+               start, end) -> dict:
+    """Cached fits of a view (exact, stale or None); never samples."""
+    from analytics.trends import lookup_fits
+
+    topic = load_topic(topic_name)
+    scored = load_scored(topic_name, tuple(topic.score_keys), sources, start, end)
+    return lookup_fits(topic, scored, scores, form, sources, start, end, get_settings())
+
+
+# --- dynamics ---------------------------------------------------------------------------------
+
+@st.cache_resource(ttl=TTL, show_spinner=False)
+def dynamics_fit(topic_name: str, config_json: str):
+    """(fit for the current data or None, newest older fit or None). Reads the cache only."""
+    from analytics.dynamics import DynamicsConfig, cached_fit, latest_fit, load_series
+
+    settings = get_settings()
+    config = DynamicsConfig.model_validate_json(config_json)
+    series = load_series(load_topic(topic_name), settings, config.resolution)
+    if series is None:
+        return None, None
+    current = cached_fit(series, config, settings)
+    return current, None if current else latest_fit(settings, topic_name)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def simulate(fit_key: str, scenarios_json: tuple[str, ...], _fit):
+    from analytics.dynamics import Scenario, run_scenarios
+
+    return run_scenarios(_fit, [Scenario.model_validate_json(s) for s in scenarios_json])
+
+
+def saved_scenarios(topic: str) -> dict:
+    from analytics.dynamics import saved_scenarios as saved
+
+    return saved(get_settings(), topic)
+
+
+# --- summaries --------------------------------------------------------------------------------
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_summaries(topic_name: str, period: str) -> pd.DataFrame:
+    from analytics.summarize import summaries_frame
+
+    return summaries_frame(topic_name, period=period)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_summary_detail(summary_id: int, topic_name: str) -> dict | None:
+    from analytics.summarize import summary_detail
+
+    return summary_detail(summary_id, load_topic(topic_name))
+
+
+@st.cache_resource(ttl=300, show_spinner=False)
+def chunk_index(topic_name: str, sources: tuple[str, ...], start, end):
+    from analytics.summarize.ask import load_index
+
+    return load_index(topic_name, sources, start, end)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def validation_state(topic: Topic) -> dict:
+    """The current sample and every label (uncached: coding changes them constantly)."""
+    from analytics import validate
+
+    with session_scope() as session:
+        return {"sample": validate.latest_sample(session, topic.name),
+                "labels": validate.labels_frame(session, topic.name)}
+
+
+def coding_view(topic: Topic, document_id: int, annotator: str) -> dict:
+    """A document for coding, this annotator's saved labels, and (only once they are all
+    saved) the machine's scores."""
+    from analytics import validate
+
+    with session_scope() as session:
+        return {
+            "document": validate.document_for_coding(session, document_id),
+            "previous": (validate.saved_labels(session, topic, document_id, annotator)
+                         if annotator else {}),
+            "revealed": validate.revealed_scores(session, topic, document_id, annotator),
+        }
+
+
+def agreement_view(topic: Topic) -> dict:
+    from analytics import validate
+
+    with session_scope() as session:
+        return {"agreement": validate.agreement_table(session, topic),
+                "pairs": validate.paired_ratings(session, topic),
+                "corrected": validate.corrected_trend_table(session, topic),
+                "coding_sheet": validate.coding_sheet_csv(session, topic)}
+
+
+# --- reports and sources ----------------------------------------------------------------------
+
+@st.cache_data(ttl=120, show_spinner="Gathering the report…")
+def load_report(topic: str, window: str, sources: tuple[str, ...]):
+    from analytics.report import build_report
+
+    return build_report(load_topic(topic), window, sources)
+
+
+@st.cache_data(ttl=120, show_spinner=False)
+def report_html(topic: str, window: str, sources: tuple[str, ...]) -> str:
+    from analytics.report import render_html
+
+    return render_html(load_report(topic, window, sources))
+
+
+def sources_view(topic: Topic) -> dict:
+    from analytics.pipeline.sources import ingest_runs, quota_today, sources_frame
+
+    settings = get_settings()
+    return {"sources": sources_frame(topic, settings), "quota": quota_today(settings),
+            "runs": ingest_runs(settings, topic.name)}

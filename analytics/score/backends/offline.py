@@ -1,0 +1,213 @@
+"""Offline scoring backend: sentence embeddings + a sentiment lexicon, no network, no LLM.
+
+For each score the topic's question, rubric ends and anchor sentences become prototype
+vectors. Each sentence of a document (and of its comments) is embedded with MiniLM; the
+sentences most relevant to a score are retrieved, and each gets a polarity from two
+pieces of evidence: which rubric end its embedding is closer to, and the VADER compound
+of the sentence. The weighted mean of those polarities, mapped to 0-10, is the score;
+no relevant sentence means null. The summary is extractive. This is a heuristic, and
+the UI labels it as one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics import __version__
+from analytics.core.hashing import stable_hash
+from analytics.core.settings import Settings
+from analytics.core.topics import ScoreDefinition, Topic
+from analytics.llm.embeddings import MINILM_DIMENSIONS, get_embedder
+from analytics.score.base import ScoringOutcome
+from analytics.score.retrieval import PreparedDocument, split_sentences
+from analytics.score.schema import MAX_SUMMARY_WORDS, DocumentScores, ScoreValue
+
+
+@dataclass(frozen=True)
+class OfflineParameters:
+    relevance_threshold: float = 0.35  # cosine to the score prototype to count a sentence
+    relevance_margin: float = 0.0  # a sentence counts for every score within this of its best
+    embedding_weight: float = 4.0  # polarity = tanh(w_e * (cos_high - cos_low) + w_v * vader)
+    vader_weight: float = 0.5
+    comment_weight: float = 1.0  # weight of a comment sentence relative to a text sentence
+    max_sentences: int = 12  # per score and document
+    summary_sentences: int = 3
+
+
+@dataclass
+class _Prototypes:
+    relevance: np.ndarray  # (n_scores, d)
+    high: list[np.ndarray]  # per score: (n_high, d)
+    low: list[np.ndarray]
+    topic: np.ndarray  # (d,)
+
+
+class _Sentence:
+    __slots__ = ("chunk", "is_comment", "text")
+
+    def __init__(self, text: str, chunk: int, is_comment: bool):
+        self.text, self.chunk, self.is_comment = text, chunk, is_comment
+
+
+class OfflineBackend:
+    name = "offline"
+    label = "offline scorer (MiniLM embeddings + VADER lexicon, no LLM)"
+
+    def __init__(self, settings: Settings, parameters: OfflineParameters | None = None):
+        self.settings = settings
+        self.parameters = parameters or OfflineParameters()
+        self.model = f"offline-{settings.score.embedding_model}-vader"
+        self._prototypes: dict[str, _Prototypes] = {}
+        self._vader = None
+
+    # --- configuration ----------------------------------------------------------------
+    def config_hash(self, topic: Topic) -> str:
+        return stable_hash({
+            "backend": self.name, "version": __version__, "params": self.parameters.__dict__,
+            "scores": [s.model_dump() for s in topic.scores], "target": topic.target,
+            "chunk": [self.settings.score.chunk_size, self.settings.score.chunk_overlap],
+        })
+
+    def _vader_analyzer(self):
+        if self._vader is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            self._vader = SentimentIntensityAnalyzer()
+        return self._vader
+
+    @staticmethod
+    def _anchor_texts(score: ScoreDefinition, high: bool) -> list[str]:
+        rubric = score.high if high else score.low
+        anchors = score.anchors_high if high else score.anchors_low
+        return [rubric.split("=", 1)[-1].strip(), *anchors]
+
+    def prototypes(self, topic: Topic) -> _Prototypes:
+        if topic.name not in self._prototypes:
+            embed = get_embedder().encode
+            high = [embed(self._anchor_texts(s, True)) for s in topic.scores]
+            low = [embed(self._anchor_texts(s, False)) for s in topic.scores]
+            questions = embed([s.question for s in topic.scores])
+            relevance = np.stack([
+                _normalise(q + h.mean(0) + lo.mean(0))
+                for q, h, lo in zip(questions, high, low, strict=True)
+            ])
+            topic_vector = _normalise(embed([", ".join(topic.keywords), topic.title]).mean(0))
+            self._prototypes[topic.name] = _Prototypes(relevance, high, low, topic_vector)
+        return self._prototypes[topic.name]
+
+    # --- scoring ----------------------------------------------------------------------
+    def score_batch(self, documents: list[PreparedDocument], topic: Topic) -> list[ScoringOutcome]:
+        started = time.perf_counter()
+        prototypes = self.prototypes(topic)
+        per_doc = [self._sentences(doc) for doc in documents]
+        flat = [s.text for sentences in per_doc for s in sentences]
+        vectors = (get_embedder().encode(flat) if flat
+                   else np.zeros((0, MINILM_DIMENSIONS), np.float32))
+        outcomes, offset = [], 0
+        for doc, sentences in zip(documents, per_doc, strict=True):
+            doc_vectors = vectors[offset:offset + len(sentences)]
+            offset += len(sentences)
+            doc.embeddings = _chunk_vectors(doc, sentences, doc_vectors)
+            outcomes.append(self._score_one(sentences, doc_vectors, topic, prototypes))
+        elapsed = (time.perf_counter() - started) / max(len(documents), 1)
+        for outcome in outcomes:
+            outcome.latency_s = elapsed
+        return outcomes
+
+    @staticmethod
+    def _sentences(doc: PreparedDocument) -> list[_Sentence]:
+        return [
+            _Sentence(sentence, passage.idx, passage.kind == "comment")
+            for passage in doc.passages
+            for sentence in split_sentences(passage.text)
+        ]
+
+    def sentence_polarity(self, vectors: np.ndarray, texts: list[str], high: np.ndarray,
+                          low: np.ndarray) -> np.ndarray:
+        """Polarity in (-1, 1): embedding closeness to the high vs low end, plus VADER."""
+        p = self.parameters
+        embedding_side = (vectors @ high.T).mean(1) - (vectors @ low.T).mean(1)
+        analyzer = self._vader_analyzer()
+        vader = np.array([analyzer.polarity_scores(_DOMAIN_WORDS.sub(" ", t))["compound"]
+                          for t in texts])
+        return np.tanh(p.embedding_weight * embedding_side + p.vader_weight * vader)
+
+    def _score_one(self, sentences: list[_Sentence], vectors: np.ndarray, topic: Topic,
+                   prototypes: _Prototypes) -> ScoringOutcome:
+        p = self.parameters
+        if not sentences:
+            result = DocumentScores(on_topic=False, summary="(empty document)",
+                                    scores={k: ScoreValue() for k in topic.score_keys})
+            return ScoringOutcome(result=result)
+        relevance = vectors @ prototypes.relevance.T  # (n_sentences, n_scores)
+        best = relevance.max(1, keepdims=True)
+        thresholds = np.array([p.relevance_threshold if s.relevance_threshold is None
+                               else s.relevance_threshold for s in topic.scores])
+        counts = (relevance >= thresholds) & (relevance >= best - p.relevance_margin)
+        scores: dict[str, ScoreValue] = {}
+        for j, definition in enumerate(topic.scores):
+            rows = np.flatnonzero(counts[:, j])
+            rows = rows[np.argsort(-relevance[rows, j])][: p.max_sentences]
+            scores[definition.key] = self._aggregate(rows, sentences, vectors, relevance[:, j],
+                                                     prototypes.high[j], prototypes.low[j])
+        on_topic = any(s.value is not None for s in scores.values())
+        summary = self._summary(sentences, vectors, prototypes.topic) if on_topic else \
+            "Not about the topic (no passage matched any score question)."
+        return ScoringOutcome(result=DocumentScores(on_topic=on_topic, summary=summary,
+                                                    scores=scores))
+
+    def _aggregate(self, rows: np.ndarray, sentences: list[_Sentence], vectors: np.ndarray,
+                   relevance: np.ndarray, high: np.ndarray, low: np.ndarray) -> ScoreValue:
+        if len(rows) == 0:
+            return ScoreValue(rationale="No passage addresses this question.")
+        texts = [sentences[i].text for i in rows]
+        polarity = self.sentence_polarity(vectors[rows], texts, high, low)
+        weights = relevance[rows] * np.array(
+            [self.parameters.comment_weight if sentences[i].is_comment else 1.0 for i in rows])
+        mean = float(np.average(polarity, weights=weights))
+        value = round(5.0 + 5.0 * mean, 2)
+        strongest = int(np.argmax(np.abs(polarity)))
+        rationale = (f"{len(rows)} relevant passage(s), mean polarity {mean:+.2f}; "
+                     f"strongest: \"{_clip(texts[strongest], 160)}\"")
+        evidence = sorted({sentences[i].chunk for i in rows})
+        return ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence)
+
+    def _summary(self, sentences: list[_Sentence], vectors: np.ndarray, topic: np.ndarray) -> str:
+        text_rows = ([i for i, s in enumerate(sentences) if not s.is_comment]
+                     or list(range(len(sentences))))
+        ranked = sorted(text_rows, key=lambda i: -float(vectors[i] @ topic))
+        chosen = sorted(ranked[: self.parameters.summary_sentences])
+        words = " ".join(sentences[i].text for i in chosen).split()
+        return " ".join(words[:MAX_SUMMARY_WORDS])
+
+
+# Words that are subject matter in security news, not opinion: the lexicon must not read
+# "an attack on one ally would be answered" as negative.
+_DOMAIN_WORDS = re.compile(
+    r"\b(attack(ed|s|ing)?|defen[cs]es?|defend(ed|s|ing)?|war|wars|military|army|troops|"
+    r"weapons?|conflict|invasion|invaded|fight(ing|s)?|security|collective|forces?)\b",
+    re.IGNORECASE,
+)
+
+
+def _normalise(vector: np.ndarray) -> np.ndarray:
+    return vector / (np.linalg.norm(vector) or 1.0)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _chunk_vectors(doc: PreparedDocument, sentences: list[_Sentence],
+                   vectors: np.ndarray) -> np.ndarray:
+    """A chunk's embedding = normalised mean of its sentences' (saves a second encode)."""
+    width = vectors.shape[1] if len(vectors) else MINILM_DIMENSIONS
+    out = np.zeros((len(doc.passages), width), np.float32)
+    for row, sentence in enumerate(sentences):
+        out[sentence.chunk] += vectors[row]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1, norms)
