@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.browser import chromium_page, free_port  # noqa: E402
+from tests.support.browser import chromium_page, free_port
 
 TARGET_S = 180.0
 WARNING_PATTERNS = ("Inotify", "BLAS", "Warning", "WARNING", "Traceback")

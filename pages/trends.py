@@ -87,6 +87,10 @@ for key, fit in fits.items():
             st.dataframe(changes[["date", "direction", "p_direction", "date_probability",
                                   "first", "last", "slope_change"]], hide_index=True,
                          width="stretch")
+        st.caption("A turn that is not reported is not proof of no change: a shift smaller "
+                   "than about half a point in these scores is often missed. The offline "
+                   "scorer compresses the scale (on the demo, a 1-point change of opinion "
+                   "moves its Article 5 scores by about a third of a point).")
     else:
         right.plotly_chart(charts.source_comparison({key: fit}), width="stretch",
                            key=f"sources_{key}")

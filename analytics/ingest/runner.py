@@ -23,6 +23,7 @@ from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.ingest import dedup
 from analytics.ingest.base import RunContext, provider_class
+from analytics.ingest.outlets import fill_outlets
 from analytics.store import session_scope
 from analytics.store.models import Document, Run
 from analytics.store.records import DocumentRecord
@@ -64,7 +65,7 @@ class SyndicationLinker:
     def _load(self) -> None:
         with session_scope(self.database_url) as session:
             rows = session.execute(select(Document.external_id, Document.meta).where(
-                Document.source == "news", Document.topic == self.topic,
+                Document.source == "news", Document.in_topic(self.topic),
                 Document.duplicate_of.is_(None)))
             for external_id, meta in rows:
                 sig = dedup.decode((meta or {}).get("minhash", "")) if meta else None
@@ -112,6 +113,7 @@ def ingest_records(
         fetched = 0
         try:
             for batch in _batches(records, batch_size):
+                fill_outlets(batch)
                 if linker:
                     linker.mark(batch)
                 with session_scope(database_url) as session:

@@ -41,7 +41,7 @@ class DemoPreparation:
 def demo_document_count(topic: Topic, database_url: str | None = None) -> int:
     with session_scope(database_url) as session:
         return session.scalar(select(func.count(Document.id)).where(
-            Document.topic == topic.name, Document.provider == "demo")) or 0
+            Document.in_topic(topic.name), Document.provider == "demo")) or 0
 
 
 def generate_demo(topic: Topic, settings: Settings,

@@ -66,7 +66,7 @@ def pending_document_ids(session: Session, topic: Topic, model: str, prompt_hash
     )
     query = (
         select(Document.id)
-        .where(Document.topic == topic.name, Document.duplicate_of.is_(None),
+        .where(Document.in_topic(topic.name), Document.duplicate_of.is_(None),
                Document.id.not_in(done))
         .order_by(Document.published_at, Document.id)
     )

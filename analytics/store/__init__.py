@@ -8,6 +8,7 @@ from analytics.store.models import (
     Comment,
     DemoTruth,
     Document,
+    DocumentTopic,
     GoldLabel,
     Run,
     Summary,
@@ -16,6 +17,6 @@ from analytics.store.records import CommentRecord, DocumentRecord, content_hash
 
 __all__ = [
     "Analysis", "Base", "Chunk", "Comment", "CommentRecord", "DemoTruth", "Document",
-    "DocumentRecord", "GoldLabel", "Run", "Summary", "content_hash", "get_engine",
+    "DocumentRecord", "DocumentTopic", "GoldLabel", "Run", "Summary", "content_hash", "get_engine",
     "session_scope",
 ]

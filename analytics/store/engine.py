@@ -1,4 +1,5 @@
-"""Engine and session handling. SQLite gets WAL mode and foreign keys; PostgreSQL works as is."""
+"""Engine and session handling. SQLite gets WAL mode and foreign keys; PostgreSQL works as is.
+Opening a database brings it to the current schema (``store.migrate``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.store.models import Base
+from analytics.store.migrate import upgrade
 
 
 def _prepare_sqlite(url: str) -> None:
@@ -41,7 +42,7 @@ def get_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    Base.metadata.create_all(engine)
+    upgrade(engine)
     return engine
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -29,26 +30,29 @@ class Base(DeclarativeBase):
 
 
 class Document(Base):
-    """A news article, a YouTube video or a Reddit submission."""
+    """A news article, a YouTube video or a Reddit submission: one stored text, linked to
+    every topic it belongs to (``document_topics``)."""
 
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
-        Index("ix_documents_topic_published", "topic", "published_at"),
+        Index("ix_documents_published", "published_at"),
         Index("ix_documents_content_hash", "content_hash"),
+        Index("ix_documents_outlet", "outlet"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    topic: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))  # news | youtube | reddit | demo
+    source: Mapped[str] = mapped_column(String(32))  # news | youtube | reddit
     provider: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
-    author: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(Text)
+    # where it appeared: news domain, r/<subreddit>, YouTube channel, feed host
+    outlet: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text, default="")
-    lang: Mapped[str | None] = mapped_column(String(8))
+    lang: Mapped[str | None] = mapped_column(String(16))
     content_hash: Mapped[str] = mapped_column(String(64))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -58,6 +62,27 @@ class Document(Base):
     comments: Mapped[list[Comment]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="Comment.id"
     )
+    topics: Mapped[list[DocumentTopic]] = relationship(
+        back_populates="document", cascade="all, delete-orphan")
+
+    @classmethod
+    def in_topic(cls, topic: str):
+        """SQL condition: the document belongs to this topic."""
+        return cls.id.in_(select(DocumentTopic.document_id).where(DocumentTopic.topic == topic))
+
+
+class DocumentTopic(Base):
+    """A document's membership of a topic (a document may belong to several)."""
+
+    __tablename__ = "document_topics"
+    __table_args__ = (Index("ix_document_topics_topic", "topic", "document_id"),)
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="topics")
 
 
 class Comment(Base):
@@ -68,9 +93,9 @@ class Comment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
-    external_id: Mapped[str] = mapped_column(String(255))
-    parent_external_id: Mapped[str | None] = mapped_column(String(255))
-    author: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(Text)
+    parent_external_id: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text, default="")
     likes: Mapped[int | None] = mapped_column(Integer)
@@ -138,7 +163,7 @@ class Summary(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
     period_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     backend: Mapped[str] = mapped_column(String(32))

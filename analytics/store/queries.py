@@ -44,7 +44,7 @@ def documents_frame(session: Session, topic: str, sources: Sequence[str] | None 
                Document.title, Document.url, Document.author, Document.published_at,
                Document.duplicate_of, func.coalesce(n_comments.c.n_comments, 0).label("n_comments"))
         .outerjoin(n_comments, n_comments.c.document_id == Document.id)
-        .where(Document.topic == topic)
+        .where(Document.in_topic(topic))
     )
     if sources:
         query = query.where(Document.source.in_(list(sources)))
@@ -76,7 +76,7 @@ def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
                Analysis.scores)
         .join(latest, latest.c.document_id == Document.id)
         .join(Analysis, Analysis.id == latest.c.analysis_id)
-        .where(Document.topic == topic)
+        .where(Document.in_topic(topic))
     )
     if sources:
         query = query.where(Document.source.in_(list(sources)))
@@ -140,7 +140,7 @@ def date_range(session: Session, topic: str) -> tuple[dt.date, dt.date] | None:
     """First and last publication day of the topic's documents (one SQL min/max)."""
     first, last = session.execute(
         select(func.min(Document.published_at), func.max(Document.published_at))
-        .where(Document.topic == topic)).one()
+        .where(Document.in_topic(topic))).one()
     if first is None:
         return None
     return first.date(), last.date()
@@ -155,7 +155,7 @@ def resolve_window(session: Session, topic: str,
 
 def is_demo(session: Session, topic: str) -> bool:
     providers = set(session.scalars(
-        select(Document.provider).where(Document.topic == topic).distinct()))
+        select(Document.provider).where(Document.in_topic(topic)).distinct()))
     return bool(providers) and providers <= {"demo"}
 
 
@@ -175,7 +175,7 @@ def document_total(session: Session) -> int:
 
 
 def topic_counts(session: Session, topic: str) -> dict[str, int]:
-    documents = session.scalar(select(func.count(Document.id)).where(Document.topic == topic))
+    documents = session.scalar(select(func.count(Document.id)).where(Document.in_topic(topic)))
     scored = session.scalar(
         select(func.count(func.distinct(Analysis.document_id)))
         .where(Analysis.topic == topic, Analysis.status == "ok"))
@@ -219,7 +219,7 @@ def search_document_ids(session: Session, topic: str, text: str, limit: int = 50
     """Case-insensitive substring search in title and text (portable LIKE)."""
     pattern = f"%{text.strip()}%"
     query = select(Document.id).where(
-        Document.topic == topic,
+        Document.in_topic(topic),
         (Document.title.ilike(pattern)) | (Document.text.ilike(pattern)),
     ).limit(limit)
     return set(session.scalars(query))

@@ -29,7 +29,7 @@ class CommentRecord:
 
 @dataclass
 class DocumentRecord:
-    source: str  # news | youtube | reddit | demo
+    source: str  # news | youtube | reddit
     provider: str
     external_id: str
     topic: str
@@ -38,6 +38,7 @@ class DocumentRecord:
     title: str | None = None
     url: str | None = None
     author: str | None = None
+    outlet: str | None = None  # news domain, r/<subreddit>, YouTube channel, feed host
     lang: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     comments: list[CommentRecord] = field(default_factory=list)

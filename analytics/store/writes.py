@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from analytics.store.models import Comment, Document, utcnow
+from analytics.store.models import Comment, Document, DocumentTopic, utcnow
 from analytics.store.records import CommentRecord, DocumentRecord
 
 
@@ -19,13 +19,17 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     duplicate: int = 0  # new rows whose content equals an existing document's (syndicated)
+    linked: int = 0  # stored before for another topic, now linked to this one too
 
     def add(self, other: UpsertCounts) -> None:
-        for name in ("new", "updated", "unchanged", "duplicate"):
+        for name in FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("new", "updated", "unchanged", "duplicate")}
+        return {k: getattr(self, k) for k in FIELDS}
+
+
+FIELDS = ("new", "updated", "unchanged", "duplicate", "linked")
 
 
 def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -60,8 +64,8 @@ def _upsert_comments(document: Document, comments: Iterable[CommentRecord]) -> N
 
 
 def _apply(row: Document, record: DocumentRecord, digest: str, run_id: int | None) -> None:
-    row.topic = record.topic
     row.provider = record.provider
+    row.outlet = record.outlet
     row.url = record.url
     row.title = record.title
     row.author = record.author
@@ -97,7 +101,7 @@ def upsert_documents(
         for d in session.scalars(
             select(Document)
             .where(Document.external_id.in_({k[1] for k in keys}))
-            .options(selectinload(Document.comments))
+            .options(selectinload(Document.comments), selectinload(Document.topics))
         )
         if (d.source, d.external_id) in keys
     }
@@ -118,6 +122,7 @@ def upsert_documents(
         if row is None:
             row = Document(source=record.source, external_id=record.external_id)
             _apply(row, record, digest, run_id)
+            _link_topic(row, record.topic)
             _upsert_comments(row, record.comments)
             existing[key] = row
             original = originals.get(digest) or _near_original(existing, record)
@@ -132,8 +137,11 @@ def upsert_documents(
         if row.content_hash != digest or len(record.comments) != len(row.comments):
             _apply(row, record, digest, run_id)
             counts.updated += 1
+        elif _link_topic(row, record.topic):
+            counts.linked += 1  # already stored for another topic: one text, one more topic
         else:
             counts.unchanged += 1
+        _link_topic(row, record.topic)
         _upsert_comments(row, record.comments)
     session.flush()
     for row, original in copies:
@@ -142,6 +150,14 @@ def upsert_documents(
         session.add(row)
     session.flush()
     return counts
+
+
+def _link_topic(row: Document, topic: str) -> bool:
+    """Link the document to the topic; True when the link is new."""
+    if any(link.topic == topic for link in row.topics):
+        return False
+    row.topics.append(DocumentTopic(topic=topic))
+    return True
 
 
 def _near_original(existing: dict[tuple[str, str], Document],

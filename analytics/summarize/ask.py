@@ -52,7 +52,7 @@ def load_index(topic: str, sources: tuple[str, ...] | None = None, start: dt.dat
         select(Chunk.document_id, Chunk.idx, Chunk.kind, Chunk.text, Chunk.embedding,
                Document.title, Document.source, Document.published_at)
         .join(Document, Document.id == Chunk.document_id)
-        .where(Document.topic == topic, Chunk.embedding.is_not(None))
+        .where(Document.in_topic(topic), Chunk.embedding.is_not(None))
         .order_by(Chunk.document_id, Chunk.idx)
     )
     if sources:

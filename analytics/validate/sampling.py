@@ -26,7 +26,7 @@ def sampling_frame(session: Session, topic_name: str,
                    max_document_id: int | None = None) -> pd.DataFrame:
     """The documents a trend is about: originals (not syndicated copies) of the topic."""
     query = select(Document.id, Document.source, Document.published_at).where(
-        Document.topic == topic_name, Document.duplicate_of.is_(None))
+        Document.in_topic(topic_name), Document.duplicate_of.is_(None))
     if max_document_id is not None:
         query = query.where(Document.id <= max_document_id)
     frame = pd.DataFrame(session.execute(query.order_by(Document.id)).all(),

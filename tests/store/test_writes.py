@@ -8,9 +8,9 @@ from analytics.store.records import CommentRecord, DocumentRecord
 from analytics.store.writes import upsert_documents
 
 
-def _record(external_id="a1", text="NATO allies met.", comments=2, **extra):
+def _record(external_id="a1", text="NATO allies met.", comments=2, topic="nato", **extra):
     return DocumentRecord(
-        source="news", provider="test", external_id=external_id, topic="nato",
+        source="news", provider="test", external_id=external_id, topic=topic,
         published_at=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC), text=text, title="T",
         comments=[CommentRecord(external_id=f"c{i}", text=f"comment {i}") for i in range(comments)],
         **extra,
@@ -36,7 +36,8 @@ def test_upsert_is_idempotent(settings):
     for _ in range(3):
         with session_scope() as session:
             counts = upsert_documents(session, [_record("a1"), _record("a2", text="Other text")])
-    assert counts.as_dict() == {"new": 0, "updated": 0, "unchanged": 2, "duplicate": 0}
+    assert counts.as_dict() == {"new": 0, "updated": 0, "unchanged": 2, "duplicate": 0,
+                                "linked": 0}
     with session_scope() as session:
         assert session.scalar(select(func.count(Document.id))) == 2
         assert session.scalar(select(func.count(Comment.id))) == 4
@@ -73,3 +74,72 @@ def test_failed_batch_writes_nothing(settings):
         pass
     with session_scope() as session:
         assert session.scalar(select(func.count(Document.id))) == 0
+
+
+def test_one_text_many_topics(settings):
+    """The same article in two topics is stored once and linked to both."""
+    from analytics.store import DocumentTopic
+
+    with session_scope() as session:
+        upsert_documents(session, [_record("a1")])
+    with session_scope() as session:
+        counts = upsert_documents(session, [_record("a1", topic="ukraine")])
+    assert counts.linked == 1 and counts.new == 0
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Document.id))) == 1
+        topics = set(session.scalars(select(DocumentTopic.topic)))
+        assert topics == {"nato", "ukraine"}
+        assert session.scalar(select(func.count(Document.id)).where(
+            Document.in_topic("ukraine"))) == 1
+
+
+def test_migrations_upgrade_a_pre_migration_database_without_losing_rows(tmp_path):
+    """A database made by create_all before migrations existed is stamped at the baseline
+    and upgraded: every row is kept, the topic becomes a link."""
+    import sqlite3
+
+    from analytics.store.engine import get_engine
+    from analytics.store.migrate import current_revision
+    from tests.support.paths import ROOT
+
+    path = tmp_path / "old.db"
+    baseline = (ROOT / "analytics/store/migrations/versions/0001_baseline.py").read_text()
+    assert "ix_documents_topic_published" in baseline
+    with sqlite3.connect(path) as old:  # the 0.1.0 schema, as create_all made it
+        old.executescript(OLD_SCHEMA)
+        old.execute("INSERT INTO documents (id, topic, source, provider, external_id, "
+                    "published_at, text, content_hash, fetched_at, meta) VALUES (1, 'nato', "
+                    "'reddit', 'reddit', 'p1', '2026-01-01', 'x', 'h', '2026-01-01', "
+                    "'{\"subreddit\": \"worldnews\"}')")
+        old.execute("INSERT INTO comments (document_id, external_id, text) VALUES (1, 'c1', 'y')")
+    engine = get_engine(f"sqlite:///{path}")
+    assert current_revision(engine) == "0002"
+    with sqlite3.connect(path) as new:
+        assert new.execute("SELECT outlet FROM documents").fetchone() == ("r/worldnews",)
+        assert new.execute("SELECT topic FROM document_topics").fetchone() == ("nato",)
+        assert new.execute("SELECT count(*) FROM comments").fetchone() == (1,)
+
+
+OLD_SCHEMA = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY, kind VARCHAR(32) NOT NULL, topic VARCHAR(64),
+  provider VARCHAR(32), parameters JSON NOT NULL DEFAULT '{}', started_at DATETIME NOT NULL
+  DEFAULT '2026-01-01', finished_at DATETIME, status VARCHAR(16) NOT NULL DEFAULT 'ok',
+  counts JSON NOT NULL DEFAULT '{}', error TEXT, software_version VARCHAR(32));
+CREATE TABLE documents (id INTEGER PRIMARY KEY, topic VARCHAR(64) NOT NULL, source VARCHAR(16)
+  NOT NULL, provider VARCHAR(32) NOT NULL, external_id VARCHAR(255) NOT NULL, url TEXT,
+  title TEXT, author VARCHAR(255), published_at DATETIME NOT NULL, text TEXT NOT NULL,
+  lang VARCHAR(8), content_hash VARCHAR(64) NOT NULL, duplicate_of INTEGER REFERENCES
+  documents(id), fetched_at DATETIME NOT NULL, run_id INTEGER REFERENCES runs(id), meta JSON
+  NOT NULL, CONSTRAINT uq_documents_source_external_id UNIQUE (source, external_id));
+CREATE INDEX ix_documents_content_hash ON documents (content_hash);
+CREATE INDEX ix_documents_topic_published ON documents (topic, published_at);
+CREATE TABLE comments (id INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES
+  documents(id) ON DELETE CASCADE, external_id VARCHAR(255) NOT NULL, parent_external_id
+  VARCHAR(255), author VARCHAR(255), published_at DATETIME, text TEXT NOT NULL, likes INTEGER,
+  CONSTRAINT uq_comments_document_external UNIQUE (document_id, external_id));
+CREATE TABLE summaries (id INTEGER PRIMARY KEY, topic VARCHAR(64) NOT NULL, source VARCHAR(16)
+  NOT NULL, period_start DATETIME NOT NULL, period_end DATETIME NOT NULL, backend VARCHAR(32)
+  NOT NULL, model VARCHAR(128) NOT NULL, prompt_hash VARCHAR(64) NOT NULL, text TEXT NOT NULL,
+  document_ids JSON NOT NULL, analysis_ids JSON NOT NULL, meta JSON NOT NULL, created_at
+  DATETIME NOT NULL);
+"""

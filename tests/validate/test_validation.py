@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from analytics import validate as v
 from analytics.core.topics import load_topic
+from tests.conftest import TEST_SEED
 from tests.support.paths import ROOT
 
 nan = np.nan
@@ -76,7 +77,7 @@ def test_intercoder_alpha_with_two_annotators():
 # --- sampling ---------------------------------------------------------------------------
 
 def _frame(n: int = 900, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed + TEST_SEED)
     days = rng.integers(0, 365, n)
     return pd.DataFrame({
         "id": np.arange(1, n + 1),
@@ -124,7 +125,8 @@ def _coverage(drift: float, reps: int = 50) -> tuple[float, float, float, float]
     naive = corrected = 0
     slopes_n, slopes_c = [], []
     for rep in range(reps):
-        result = v.dsl_trend(*_corpus(np.random.default_rng(1000 + rep), drift))
+        result = v.dsl_trend(*_corpus(np.random.default_rng(1000 + rep + 10_000 * TEST_SEED),
+                                      drift))
         naive += result.naive.covers(TRUE_SLOPE)
         corrected += result.corrected.covers(TRUE_SLOPE)
         slopes_n.append(result.naive.slope)
@@ -144,7 +146,7 @@ def test_unbiased_scorer_both_agree():
     naive, corrected, mean_naive, mean_corrected = _coverage(drift=0.0)
     assert naive >= 0.86 and corrected >= 0.86, (naive, corrected)
     assert mean_naive == pytest.approx(mean_corrected, abs=0.1)
-    result = v.dsl_trend(*_corpus(np.random.default_rng(7), 0.0))
+    result = v.dsl_trend(*_corpus(np.random.default_rng(7 + TEST_SEED), 0.0))
     assert result.corrected.se > result.naive.se  # the correction carries scorer error
     assert "agree" in result.verdict
 
