@@ -9,6 +9,7 @@ from analytics.store.models import (
     DemoTruth,
     Document,
     DocumentTopic,
+    Event,
     GoldLabel,
     Run,
     Summary,
@@ -17,6 +18,6 @@ from analytics.store.records import CommentRecord, DocumentRecord, content_hash
 
 __all__ = [
     "Analysis", "Base", "Chunk", "Comment", "CommentRecord", "DemoTruth", "Document",
-    "DocumentRecord", "DocumentTopic", "GoldLabel", "Run", "Summary", "content_hash", "get_engine",
-    "session_scope",
+    "DocumentRecord", "DocumentTopic", "Event", "GoldLabel", "Run", "Summary", "content_hash",
+    "get_engine", "session_scope",
 ]

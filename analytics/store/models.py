@@ -226,6 +226,21 @@ class GoldSample(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Event(Base):
+    """A dated event an analyst added from the dashboard (YAML events live in the topic)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("topic", "date", "label",
+                                       name="uq_events_topic_date_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    date: Mapped[dt.date] = mapped_column()
+    label: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class DemoTruth(Base):
     """Known latent daily value of each score in the synthetic demo corpus."""
 

@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.core.views import WINDOWS, check_window, window_dates
-from analytics.store.models import Analysis, Chunk, Comment, DemoTruth, Document, Run
+from analytics.store.models import (
+    Analysis,
+    Chunk,
+    Comment,
+    DemoTruth,
+    Document,
+    Event,
+    Run,
+)
 
 
 def _window(query, start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):
@@ -32,25 +40,37 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True)
 
 
+def _view(query, topic: str, sources: Sequence[str] | None, start, end,
+          outlets: Sequence[str] | None):
+    """The view's filters: topic, sources (None = all), outlets (None/empty = all), dates."""
+    query = query.where(Document.in_topic(topic))
+    if sources is not None:
+        query = query.where(Document.source.in_(list(sources)))
+    if outlets:
+        query = query.where(Document.outlet.in_(list(outlets)))
+    return _window(query, start, end)
+
+
+DOCUMENT_COLUMNS = ["id", "source", "provider", "outlet", "external_id", "title", "url",
+                    "author", "lang", "published_at", "duplicate_of", "n_comments"]
+
+
 def documents_frame(session: Session, topic: str, sources: Sequence[str] | None = None,
-                    start=None, end=None) -> pd.DataFrame:
+                    start=None, end=None, outlets: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per document (syndicated copies included, flagged by duplicate_of)."""
     n_comments = (
         select(Comment.document_id, func.count(Comment.id).label("n_comments"))
         .group_by(Comment.document_id).subquery()
     )
     query = (
-        select(Document.id, Document.source, Document.provider, Document.external_id,
-               Document.title, Document.url, Document.author, Document.published_at,
-               Document.duplicate_of, func.coalesce(n_comments.c.n_comments, 0).label("n_comments"))
+        select(Document.id, Document.source, Document.provider, Document.outlet,
+               Document.external_id, Document.title, Document.url, Document.author,
+               Document.lang, Document.published_at, Document.duplicate_of,
+               func.coalesce(n_comments.c.n_comments, 0).label("n_comments"))
         .outerjoin(n_comments, n_comments.c.document_id == Document.id)
-        .where(Document.in_topic(topic))
     )
-    if sources:
-        query = query.where(Document.source.in_(list(sources)))
-    frame = pd.DataFrame(session.execute(_window(query, start, end)).mappings().all(),
-                         columns=["id", "source", "provider", "external_id", "title", "url",
-                                  "author", "published_at", "duplicate_of", "n_comments"])
+    query = _view(query, topic, sources, start, end, outlets)
+    frame = pd.DataFrame(session.execute(query).mappings().all(), columns=DOCUMENT_COLUMNS)
     frame["published_at"] = _utc(frame["published_at"])
     return frame
 
@@ -66,24 +86,22 @@ def latest_analyses(session: Session, topic: str, backend: str | None = None):
 
 def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
                  sources: Sequence[str] | None = None, start=None, end=None,
-                 backend: str | None = None) -> pd.DataFrame:
+                 backend: str | None = None,
+                 outlets: Sequence[str] | None = None) -> pd.DataFrame:
     """Documents with their latest analysis: one column per score (NaN = not addressed)."""
     latest = latest_analyses(session, topic, backend)
     query = (
-        select(Document.id, Document.source, Document.provider, Document.title,
-               Document.published_at, Analysis.id.label("analysis_id"), Analysis.backend,
-               Analysis.model, Analysis.prompt_hash, Analysis.on_topic, Analysis.summary,
-               Analysis.scores)
+        select(Document.id, Document.source, Document.provider, Document.outlet,
+               Document.title, Document.published_at, Analysis.id.label("analysis_id"),
+               Analysis.backend, Analysis.model, Analysis.prompt_hash, Analysis.on_topic,
+               Analysis.summary, Analysis.scores)
         .join(latest, latest.c.document_id == Document.id)
         .join(Analysis, Analysis.id == latest.c.analysis_id)
-        .where(Document.in_topic(topic))
     )
-    if sources:
-        query = query.where(Document.source.in_(list(sources)))
-    rows = session.execute(_window(query, start, end)).mappings().all()
-    frame = pd.DataFrame(rows, columns=["id", "source", "provider", "title", "published_at",
-                                        "analysis_id", "backend", "model", "prompt_hash",
-                                        "on_topic", "summary", "scores"])
+    rows = session.execute(_view(query, topic, sources, start, end, outlets)).mappings().all()
+    frame = pd.DataFrame(rows, columns=["id", "source", "provider", "outlet", "title",
+                                        "published_at", "analysis_id", "backend", "model",
+                                        "prompt_hash", "on_topic", "summary", "scores"])
     for key in score_keys:
         frame[key] = pd.to_numeric(
             frame["scores"].map(lambda s, k=key: (s or {}).get(k)), errors="coerce")
@@ -153,6 +171,29 @@ def resolve_window(session: Session, topic: str,
     return window_dates(window, bounds[1] if bounds else None)
 
 
+def outlet_counts(session: Session, topic: str) -> pd.DataFrame:
+    """The topic's outlets with their source and number of documents, most first."""
+    rows = session.execute(
+        select(Document.outlet, Document.source, func.count(Document.id).label("documents"))
+        .where(Document.in_topic(topic), Document.outlet.is_not(None))
+        .group_by(Document.outlet, Document.source)
+        .order_by(func.count(Document.id).desc())).all()
+    frame = pd.DataFrame(rows, columns=["outlet", "source", "documents"])
+    # One row per outlet: the same name can come from two sources (a channel that is also a
+    # news domain); filters select by outlet name.
+    return (frame.groupby("outlet", as_index=False, sort=False)
+            .agg(source=("source", lambda s: ", ".join(sorted(set(s)))),
+                 documents=("documents", "sum"))
+            .sort_values("documents", ascending=False, kind="stable", ignore_index=True))
+
+
+def stored_events(session: Session, topic: str) -> pd.DataFrame:
+    """Events analysts added from the dashboard."""
+    rows = session.execute(select(Event.id, Event.date, Event.label, Event.created_by)
+                           .where(Event.topic == topic).order_by(Event.date)).all()
+    return pd.DataFrame(rows, columns=["id", "date", "label", "created_by"])
+
+
 def is_demo(session: Session, topic: str) -> bool:
     providers = set(session.scalars(
         select(Document.provider).where(Document.in_topic(topic)).distinct()))
@@ -200,7 +241,7 @@ def document_detail(session: Session, document_id: int) -> dict | None:
                     for key, ids in (analysis.evidence or {}).items()}
     return {
         "document": {c: getattr(document, c) for c in (
-            "id", "source", "provider", "external_id", "url", "title", "author",
+            "id", "source", "provider", "outlet", "external_id", "url", "title", "author",
             "published_at", "text", "lang", "duplicate_of", "meta")},
         "comments": pd.DataFrame(
             [{"id": c.external_id, "parent": c.parent_external_id, "author": c.author,
@@ -215,11 +256,14 @@ def document_detail(session: Session, document_id: int) -> dict | None:
     }
 
 
-def search_document_ids(session: Session, topic: str, text: str, limit: int = 5000) -> set[int]:
-    """Case-insensitive substring search in title and text (portable LIKE)."""
-    pattern = f"%{text.strip()}%"
-    query = select(Document.id).where(
-        Document.in_topic(topic),
-        (Document.title.ilike(pattern)) | (Document.text.ilike(pattern)),
-    ).limit(limit)
-    return set(session.scalars(query))
+def search_document_ids(session: Session, topic: str, query: str,
+                        limit: int = 5000) -> dict[int, float]:
+    """Full-text search (``store.search``) restricted to the topic: id -> relevance."""
+    from analytics.store.search import ranked_ids
+
+    found = ranked_ids(session, query, limit * 4)
+    if not found:
+        return {}
+    members = set(session.scalars(select(Document.id).where(
+        Document.in_topic(topic), Document.id.in_(list(found)))))
+    return {i: rank for i, rank in found.items() if i in members}

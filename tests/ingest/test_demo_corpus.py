@@ -1,3 +1,5 @@
+import datetime as dt
+
 import numpy as np
 
 from analytics.ingest.providers.demo import DEMO_DAYS, DemoCorpus, truth_frame, truth_parameters
@@ -47,3 +49,48 @@ def test_wording_reflects_latent_values(topic):
     assert low and high
     assert sum("united" in t or "solidarity" in t for t in high) > sum(
         "united" in t or "solidarity" in t for t in low)
+
+
+def test_outlets_follow_their_shares_and_react_with_their_response(topic):
+    """Every document has an outlet of its source; outlets take the shocks times their
+    response, so a calm outlet's documents move less after the February shock."""
+    from analytics.ingest.providers.demo import OUTLETS
+
+    docs = list(DemoCorpus(topic, 3000, seed=42).documents())
+    names = {s: {o.name for o in outlets} for s, outlets in OUTLETS.items()}
+    assert all(d.outlet in names[d.source] for d in docs)
+    news = [d for d in docs if d.source == "news"]
+    share = sum(d.outlet == "atlantic-herald.example" for d in news) / len(news)
+    assert 0.2 < share < 0.3  # declared share 0.25
+
+    shock = dt.date(2026, 2, 14)
+
+    def unity_after_shock(outlet: str) -> float:
+        values = [d.meta["demo_opinion"]["unity"] for d in docs if d.outlet == outlet
+                  and "unity" in d.meta["demo_opinion"]
+                  and 0 <= (d.published_at.date() - shock).days < 14]
+        return float(np.mean(values))
+
+    assert unity_after_shock("baltic-observer.example") < unity_after_shock(
+        "frontier-news.example") - 1.0
+
+
+def test_outlet_of_reads_domain_subreddit_channel_and_feed():
+    from analytics.ingest.outlets import outlet_of
+    from analytics.store.records import DocumentRecord
+
+    def record(source, **extra):
+        return DocumentRecord(source=source, provider="p", external_id="x", topic="t",
+                              published_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), text="t",
+                              **extra)
+
+    assert outlet_of(record("news", meta={"domain": "www.example.org"})) == "example.org"
+    assert outlet_of(record("news", meta={"site": "news.example"})) == "news.example"
+    assert outlet_of(record("news", meta={"feed": "https://m.feeds.example/rss"})) == \
+        "feeds.example"
+    assert outlet_of(record("news", url="https://www.paper.example/a/b")) == "paper.example"
+    assert outlet_of(record("reddit", meta={"subreddit": "europe"})) == "r/europe"
+    assert outlet_of(record("youtube", author="Channel X", meta={"channel_id": "UC1"})) == \
+        "Channel X"
+    assert outlet_of(record("youtube", meta={"channel_id": "UC1"})) == "UC1"
+    assert outlet_of(record("news")) is None

@@ -2,7 +2,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, text
 
-from analytics.store import Comment, Document, session_scope
+from analytics.store import Comment, Document, queries, session_scope
 from analytics.store.engine import get_engine
 from analytics.store.records import CommentRecord, DocumentRecord
 from analytics.store.writes import upsert_documents
@@ -113,11 +113,15 @@ def test_migrations_upgrade_a_pre_migration_database_without_losing_rows(tmp_pat
                     "'{\"subreddit\": \"worldnews\"}')")
         old.execute("INSERT INTO comments (document_id, external_id, text) VALUES (1, 'c1', 'y')")
     engine = get_engine(f"sqlite:///{path}")
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     with sqlite3.connect(path) as new:
         assert new.execute("SELECT outlet FROM documents").fetchone() == ("r/worldnews",)
         assert new.execute("SELECT topic FROM document_topics").fetchone() == ("nato",)
         assert new.execute("SELECT count(*) FROM comments").fetchone() == (1,)
+        # 0003: the existing text is in the new full-text index; analysts' events have a table.
+        assert new.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH 'x'"
+                           ).fetchall() == [(1,)]
+        assert new.execute("SELECT count(*) FROM events").fetchone() == (0,)
 
 
 OLD_SCHEMA = """
@@ -143,3 +147,19 @@ CREATE TABLE summaries (id INTEGER PRIMARY KEY, topic VARCHAR(64) NOT NULL, sour
   document_ids JSON NOT NULL, analysis_ids JSON NOT NULL, meta JSON NOT NULL, created_at
   DATETIME NOT NULL);
 """
+
+
+def test_an_outlet_seen_under_two_sources_is_one_filter_option(settings):
+    records = [DocumentRecord(source=source, provider="test", external_id=f"{source}{i}",
+                              topic="nato", outlet=outlet, title="t", text="NATO",
+                              published_at=dt.datetime(2026, 1, 1 + i, tzinfo=dt.UTC))
+               for i, (source, outlet) in enumerate([("news", "example.org"),
+                                                     ("youtube", "example.org"),
+                                                     ("news", "example.org"),
+                                                     ("reddit", "r/europe")])]
+    with session_scope() as session:
+        upsert_documents(session, records)
+        outlets = queries.outlet_counts(session, "nato")
+    assert outlets.to_dict("records") == [
+        {"outlet": "example.org", "source": "news, youtube", "documents": 3},
+        {"outlet": "r/europe", "source": "reddit", "documents": 1}]

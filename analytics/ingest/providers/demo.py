@@ -9,6 +9,7 @@ coverage of scores, off-topic noise) reflects those values. The truth is stored 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,32 @@ DOC_NOISE_SD = 0.9  # spread of one document's opinion around its day's latent v
 
 
 @dataclass(frozen=True)
+class Outlet:
+    """Where a demo document appears: its share of its source's documents, its own level,
+    and how strongly it reacts to the shocks (1 = like the latent path, 0 = not at all)."""
+
+    name: str
+    share: float
+    level: float
+    response: float
+
+
+OUTLETS: dict[str, tuple[Outlet, ...]] = {
+    "news": (Outlet("atlantic-herald.example", 0.25, 0.2, 1.3),
+             Outlet("continental-times.example", 0.20, 0.0, 1.0),
+             Outlet("baltic-observer.example", 0.15, -0.1, 1.4),
+             Outlet("eurowire.example", 0.20, 0.1, 0.9),
+             Outlet("frontier-news.example", 0.20, -0.6, 0.25)),
+    "youtube": (Outlet("Defence Explained", 0.40, 0.0, 1.2),
+                Outlet("Global Affairs Today", 0.35, 0.1, 1.0),
+                Outlet("The Contrarian Desk", 0.25, -0.8, 0.3)),
+    "reddit": (Outlet("r/worldnews", 0.45, 0.0, 1.3),
+               Outlet("r/europe", 0.30, 0.2, 1.0),
+               Outlet("r/geopolitics", 0.25, -0.2, 0.4)),
+}
+
+
+@dataclass(frozen=True)
 class Shock:
     date: dt.date
     size: float
@@ -40,14 +67,20 @@ class LatentPath:
     end: float
     shocks: tuple[Shock, ...] = field(default_factory=tuple)
 
-    def values(self, days: np.ndarray) -> np.ndarray:
-        trend = self.start + (self.end - self.start) * days / (DEMO_DAYS - 1)
+    def trend(self, days: np.ndarray) -> np.ndarray:
+        return self.start + (self.end - self.start) * days / (DEMO_DAYS - 1)
+
+    def shock_effect(self, days: np.ndarray) -> np.ndarray:
+        effect = np.zeros(len(days))
         for shock in self.shocks:
             since = days - (shock.date - DEMO_START).days
-            trend = trend + np.where(
+            effect = effect + np.where(
                 since >= 0, shock.size * np.exp(-np.clip(since, 0, None) / shock.decay_days), 0.0
             )
-        return trend
+        return effect
+
+    def values(self, days: np.ndarray) -> np.ndarray:
+        return self.trend(days) + self.shock_effect(days)
 
 
 NATO_PATHS: dict[str, LatentPath] = {
@@ -83,6 +116,8 @@ def truth_parameters(topic: Topic) -> dict:
         "days": DEMO_DAYS,
         "source_offset": SOURCE_OFFSET,
         "doc_noise_sd": DOC_NOISE_SD,
+        "outlets": {source: [dataclasses.asdict(o) for o in outlets]
+                    for source, outlets in OUTLETS.items()},
         "paths": {
             key: {
                 "start": p.start, "end": p.end,
@@ -106,7 +141,10 @@ class DemoCorpus:
         self.rng = np.random.default_rng(seed)
         self.paths = latent_paths(topic)
         self.days = np.arange(DEMO_DAYS)
-        self.latent = {k: p.values(self.days) for k, p in self.paths.items()}
+        self.trend = {k: p.trend(self.days) for k, p in self.paths.items()}
+        self.shocks = {k: p.shock_effect(self.days) for k, p in self.paths.items()}
+        # outlets from a stream of their own, so the documents' other draws stay as they were
+        self.outlet_rng = np.random.default_rng([seed, 7])
 
     # --- small helpers ------------------------------------------------------------------
     def _pick(self, items: list[str]) -> str:
@@ -140,16 +178,21 @@ class DemoCorpus:
         return weights / weights.sum()
 
     # --- documents ----------------------------------------------------------------------
-    def _opinions(self, day: int, source: str) -> dict[str, float]:
+    def _opinions(self, day: int, source: str, outlet: Outlet) -> dict[str, float]:
         keys = self.topic.score_keys
         addressed = [k for k in keys if self.rng.random() < 0.6] or [self._pick(keys)]
         return {
             k: float(np.clip(
-                self.latent[k][day] + SOURCE_OFFSET[source] + self.rng.normal(0, DOC_NOISE_SD),
+                self.trend[k][day] + outlet.response * self.shocks[k][day]
+                + SOURCE_OFFSET[source] + outlet.level + self.rng.normal(0, DOC_NOISE_SD),
                 0.2, 9.8,
             ))
             for k in addressed
         }
+
+    def _outlet(self, source: str) -> Outlet:
+        outlets = OUTLETS[source]
+        return outlets[int(self.outlet_rng.choice(len(outlets), p=[o.share for o in outlets]))]
 
     def _body(self, opinions: dict[str, float]) -> str:
         sentences = [self._fill(self._pick(T.FILLER))]
@@ -187,6 +230,7 @@ class DemoCorpus:
         return comments
 
     def _document(self, i: int, day: int, source: str) -> DocumentRecord:
+        outlet = self._outlet(source)
         when = dt.datetime.combine(DEMO_START + dt.timedelta(days=day), dt.time(6), dt.UTC)
         when += dt.timedelta(minutes=int(self.rng.integers(0, 16 * 60)))
         external_id = f"demo-{source}-{i:05d}"
@@ -196,12 +240,13 @@ class DemoCorpus:
             title = self._pick(T.OFF_TOPIC_TITLES)
             body = " ".join(self._fill(self._pick(T.OFF_TOPIC_TEXT)) for _ in range(3))
         else:
-            opinions = self._opinions(day, source)
+            opinions = self._opinions(day, source, outlet)
             lead = self._pick(list(opinions))
             titles = T.TITLES.get(lead, T.TITLES["sentiment"])
             title = self._fill(titles[self._level(opinions[lead])])
             body = self._body(opinions)
         comments = [] if source == "news" else self._comments(source, opinions, when, external_id)
+        author = f"demo {source} author {int(self.rng.integers(1, 60))}"
         return DocumentRecord(
             source=source,
             provider="demo",
@@ -210,10 +255,11 @@ class DemoCorpus:
             published_at=when,
             title=title,
             text=body,
-            url=f"https://demo.invalid/{source}/{i}",
-            author=f"demo {source} author {int(self.rng.integers(1, 60))}",
+            url=_demo_url(source, outlet, i),
+            author=outlet.name if source == "youtube" else author,
+            outlet=outlet.name,
             lang="en",
-            meta={"demo_opinion": opinions, "off_topic": off_topic},
+            meta={"demo_opinion": opinions, "off_topic": off_topic, "outlet": outlet.name},
             comments=comments,
         )
 
@@ -223,6 +269,14 @@ class DemoCorpus:
                                   p=list(SOURCE_SHARE.values()))
         for i, (day, source) in enumerate(zip(day_of, sources, strict=True)):
             yield self._document(i, int(day), str(source))
+
+
+def _demo_url(source: str, outlet: Outlet, i: int) -> str:
+    if source == "news":
+        return f"https://{outlet.name}/nato/{i}"
+    if source == "reddit":
+        return f"https://demo.invalid/{outlet.name}/comments/{i}"
+    return f"https://demo.invalid/watch/{i}"
 
 
 class DemoProvider:
