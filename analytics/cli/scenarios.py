@@ -56,7 +56,7 @@ def run_command(scenario: list[Path] = typer.Option(..., "--scenario", help="Sce
                 topic: str = typer.Option(None, help="Topic name.")):
     """Simulate scenarios with the cached fit (no retraining) and print the readout."""
     from analytics.core.settings import get_settings
-    from analytics.dynamics import cached_fit, describe, load_series, run_scenarios
+    from analytics.dynamics import cached_fit, load_series, readout_sentences, run_scenarios
     from analytics.dynamics.fit import DynamicsConfig
     from analytics.dynamics.scenarios import Scenario
 
@@ -67,6 +67,9 @@ def run_command(scenario: list[Path] = typer.Option(..., "--scenario", help="Sce
     if fit is None:
         raise fail("no fitted dynamics model for the current data. Run "
                    "`python -m analytics scenarios fit` first.")
-    result = run_scenarios(fit, [Scenario.load(path) for path in scenario])
-    for row in result.readout():
-        console.print(describe(row, result.band))
+    scenarios = [Scenario.load(path) for path in scenario]
+    result = run_scenarios(fit, scenarios)
+    for item in scenarios:
+        console.print(f"[bold]{item.name}[/bold]")
+        for sentence in readout_sentences(result, item):
+            console.print(f"- {sentence}")

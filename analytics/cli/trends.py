@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from analytics.cli.common import Bars, console, handle_errors, topic_or_exit
+from analytics.core.settings import get_settings
 
 
 @handle_errors
@@ -16,8 +17,9 @@ def trends(topic: str = typer.Option(None, help="Topic name."),
                                       "30d, 90d, 180d, 1y or all."),
            source: list[str] = typer.Option(None, "--source", help="Source (repeatable; "  # noqa: B008
                                             "default: all)."),
-           form: str = typer.Option("both", help="Trend form: linear, changepoint or both."),
-           force: bool = typer.Option(False, "--force", help="Sample again even when cached.")):
+           form: str = typer.Option("both", help="Trend form: linear (straight line), events "
+                                    "(turning points and shocks) or both (the data choose)."),
+           force: bool = typer.Option(False, "--force", help="Fit again even when cached.")):
     """Fit (or reuse cached) Bayesian trends of the scores; the dashboard reads these fits."""
     from analytics.trends import FORMS, refresh_trends
 
@@ -29,21 +31,36 @@ def trends(topic: str = typer.Option(None, help="Topic name."),
                               sources=source or None, force=force, progress=bars)
     finally:
         bars.close()
-    table = Table("score", "form", "slope/yr (94% HDI)", "P(decline)", "turns", "sampler",
-                  "docs", "source")
+    table = Table("score", "form", "change over window (94% HDI)", "P(decline)",
+                  "dated events", "diagnostics", "docs", "fit")
     for fit in fits:
-        slope = fit.slope()
-        turns = ", ".join(f"{e.date:%Y-%m-%d} {e.direction}"
-                          for e in fit.detected_changes().itertuples()) or "—"
-        table.add_row(fit.score, fit.form, f"{slope['mean']:+.2f} [{slope['hdi_low']:+.2f}, "
-                      f"{slope['hdi_high']:+.2f}]", f"{fit.p_decline:.0%}",
-                      turns if fit.form == "changepoint" else "", "ok" if fit.diagnostics.ok
+        change = fit.change()
+        events = ", ".join(f"{e.date:%Y-%m-%d} {e.kind} {e.size:+.1f}"
+                           for e in fit.detected_changes().itertuples()) or "—"
+        table.add_row(fit.score, fit.form_label,
+                      f"{change['mean']:+.2f} [{change['hdi_low']:+.2f}, "
+                      f"{change['hdi_high']:+.2f}]", f"{fit.p_decline:.0%}",
+                      events if fit.form == "events" else "", "ok" if fit.diagnostics.ok
                       else "; ".join(fit.diagnostics.problems), str(fit.n_documents),
                       "cache" if fit.from_cache else f"fitted {fit.timings.get('total_s')} s")
     console.print(table)
     if not fits:
         console.print("No score has enough scored documents; run `python -m analytics demo` "
                       "or `python -m analytics score` first.")
+    _print_headlines(topic_obj, fits)
+
+
+def _print_headlines(topic, fits) -> None:
+    """The sentence per score the Trends page and reports print, in the chosen form."""
+    from analytics.report import headline
+    from analytics.trends.service import view_trend
+
+    for key in dict.fromkeys(fit.score for fit in fits):
+        by_form = {fit.form: fit for fit in fits if fit.score == key}
+        trend = view_trend(key, by_form, get_settings())
+        reason = trend.choice.reason if trend.choice else None
+        console.print(headline(topic.score(key), trend.chosen, form_reason=reason).sentence,
+                      markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from analytics.dynamics.scenarios import (
     ScenarioResult,
     ScenarioShock,
     describe,
+    readout_sentences,
     run_scenarios,
     saved_scenarios,
     scenarios_dir,
@@ -35,5 +36,6 @@ __all__ = [
     "BASELINE", "DriverChange", "DynamicsConfig", "DynamicsError", "DynamicsFit",
     "DynamicsSeries", "Scenario", "ScenarioError", "ScenarioResult", "ScenarioShock",
     "build_series", "cached_fit", "describe", "fit_dynamics", "latest_fit", "load_fit",
-    "load_series", "refresh_dynamics", "run_scenarios", "saved_scenarios", "scenarios_dir",
+    "load_series", "readout_sentences", "refresh_dynamics", "run_scenarios", "saved_scenarios",
+    "scenarios_dir",
 ]

@@ -153,23 +153,58 @@ class ScenarioResult:
         return rows
 
 
+NEGLIGIBLE = 0.05  # score points: differences below this are "where the baseline is"
+
+
 def describe(row: dict, band: float) -> str:
-    """'under X, unity ends 0.8 points lower after 90 days than the baseline, 80% band ...'."""
+    """'Under X, unity ends 0.8 points lower after 90 days than the baseline, 80% band ...'."""
     size = abs(row["difference"])
-    if size < 0.05:
+    if size < NEGLIGIBLE:
         change = "ends about where the baseline does"
     else:
         direction = "higher" if row["difference"] > 0 else "lower"
         change = f"ends {size:.1f} points {direction} than the baseline"
     text = (f"Under '{row['scenario']}', {row['label']} {change} after {row['days']} days "
             f"({row['end_value']:.1f} vs {row['baseline_value']:.1f}); {band:.0%} band "
-            f"{row['low']:+.1f} to {row['high']:+.1f} points.")
+            f"{_signed(row['low'])} to {_signed(row['high'])} points.")
     peak = row.get("peak_difference", 0.0)
-    if abs(peak) >= 0.05 and abs(peak) > 1.5 * abs(row["difference"]):
+    if abs(peak) >= NEGLIGIBLE and abs(peak) > 1.5 * abs(row["difference"]):
         text += (f" The largest gap is {abs(peak):.1f} points "
                  f"{'above' if peak > 0 else 'below'} the baseline around {row['peak_date']} "
-                 f"(band {row['peak_low']:+.1f} to {row['peak_high']:+.1f}).")
+                 f"(band {_signed(row['peak_low'])} to {_signed(row['peak_high'])}).")
     return text
+
+
+def _signed(value: float) -> str:
+    """+0.3 / −0.3, and 0.0 (never −0.0) for what rounds to zero."""
+    return "0.0" if abs(value) < NEGLIGIBLE else f"{value:+.1f}"
+
+
+def changed(row: dict) -> bool:
+    return max(abs(row["difference"]), abs(row.get("peak_difference", 0.0))) >= NEGLIGIBLE
+
+
+def readout_sentences(result: ScenarioResult, scenario: Scenario) -> list[str]:
+    """One sentence per score the scenario moved; what it leaves unchanged in one more; for
+    volume changes a reminder that the model learned an association, not an effect."""
+    rows = [r for r in result.readout() if r["scenario"] == scenario.name]
+    moved = [r for r in rows if changed(r)]
+    sentences = [describe(r, result.band) for r in moved]
+    shocked = {shock.score for shock in scenario.shocks if shock.size}
+    untouched = [r["label"] for r in rows if not changed(r) and r["score"] not in shocked]
+    if shocked and untouched:
+        sentences.append(
+            f"The shock does not carry over to {', '.join(untouched)}: in this fitted model "
+            "the scores do not influence one another by more than "
+            f"{NEGLIGIBLE:g} points.")
+    if scenario.driver_changes:
+        sentences.append(
+            "Volume changes move the paths only through the association the model learned "
+            "between how much is published and the scores; they are not an estimate of what "
+            "publishing more would cause.")
+    if not sentences:
+        sentences.append(f"'{scenario.name}' leaves every score where the baseline puts it.")
+    return sentences
 
 
 def scenario_inputs(fit, scenario: Scenario, steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """Gathering a trend report for people who never open the dashboard.
 
-``build_report`` gathers what the stages already wrote (documents, analyses, cached trend
-fits, level-2 summaries, cached dynamics fits); it never samples or trains. Sections whose
-inputs do not exist yet are left out with a note saying what to run. Every piece of
+``build_report`` gathers what the stages already wrote (documents, analyses, trend fits,
+level-2 summaries, cached dynamics fits). Trend fits the view lacks are fitted on the spot
+(with progress: the headlines must never be a command to run); summaries and dynamics, which
+take minutes, are left out with a note saying what to run when they do not exist yet. Every piece of
 untrusted text is escaped: Jinja2 autoescaping in HTML/PDF, and formula neutralisation in
 CSV cells.
 """
@@ -16,23 +17,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics import __version__
+from analytics.core.progress import ProgressCallback
 from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.core.views import normalise_sources
+from analytics.report.headlines import Headline, headline
 from analytics.store import queries, session_scope
-
-
-@dataclass
-class Headline:
-    score: str
-    label: str
-    sentence: str
-    slope: float | None = None
-    hdi_low: float | None = None
-    hdi_high: float | None = None
-    p_decline: float | None = None
-    diagnostics: str = ""
-    agreement: str = ""
 
 
 @dataclass
@@ -52,6 +42,7 @@ class ReportData:
     summaries: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario_lines: list[str] = field(default_factory=list)
     figures: dict[str, go.Figure] = field(default_factory=dict)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, label (in the window)
     provenance: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -64,7 +55,10 @@ class ReportData:
 
 
 def build_report(topic: Topic, window: str = "90d", sources: tuple[str, ...] | None = None,
-                 settings: Settings | None = None) -> ReportData:
+                 settings: Settings | None = None,
+                 progress: ProgressCallback | None = None) -> ReportData:
+    """Gather a report of a view; trend fits it needs and does not find are fitted (with
+    progress), everything else is read as the stages stored it."""
     settings = settings or get_settings()
     sources = normalise_sources(sources)
     with session_scope(settings.database_url) as session:
@@ -75,11 +69,13 @@ def build_report(topic: Topic, window: str = "90d", sources: tuple[str, ...] | N
         is_demo = queries.is_demo(session, topic.name)
         backends = queries.scoring_backends(session, topic.name)
         truth = queries.demo_truth_frame(session, topic.name) if is_demo else None
+        stored = queries.stored_events(session, topic.name)
     data = ReportData(
         topic=topic, window=window, start=start, end=end, sources=sources,
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0), is_demo=is_demo,
         counts=counts, coverage=coverage_table(documents, scored),
         documents=_documents_export(documents, scored, topic),
+        events=_events(topic, stored, start, end),
     )
     data.provenance = {
         "software_version": __version__,
@@ -94,10 +90,21 @@ def build_report(topic: Topic, window: str = "90d", sources: tuple[str, ...] | N
                           "(or `python -m analytics demo`).")
         return data
     _add_overview_figures(data, documents, scored, truth)
-    _add_trends(data, scored, settings)
+    _add_trends(data, scored, settings, progress)
     _add_summaries(data, settings)
     _add_scenarios(data, settings)
     return data
+
+
+def _events(topic: Topic, stored: pd.DataFrame, start: dt.date | None,
+            end: dt.date | None) -> pd.DataFrame:
+    """The topic's and the analysts' events inside the window."""
+    rows = [{"date": e.date, "label": e.label} for e in topic.events]
+    rows += [{"date": r.date, "label": r.label} for r in stored.itertuples()]
+    frame = pd.DataFrame(rows, columns=["date", "label"])
+    if start is not None:
+        frame = frame[(frame["date"] >= start) & (frame["date"] <= end)]
+    return frame.sort_values("date").reset_index(drop=True)
 
 
 def coverage_table(documents: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
@@ -128,15 +135,19 @@ def _add_overview_figures(data: ReportData, documents: pd.DataFrame, scored: pd.
                           truth: pd.DataFrame | None) -> None:
     from analytics.charts import overview
 
-    data.figures["volume"] = overview.monthly_volume(queries.monthly_counts(documents))
+    data.figures["volume"] = overview.monthly_volume(queries.monthly_counts(documents),
+                                                     data.events)
     if not scored.empty:
         daily = queries.daily_scores(scored, data.topic.score_keys)
         if truth is not None and data.start is not None:
             truth = truth[truth["day"].dt.date.between(data.start, data.end)]
-        data.figures["daily"] = overview.daily_means(daily, data.topic, truth)
+        data.figures["daily"] = overview.daily_means(daily, data.topic, truth,
+                                                     events=data.events)
 
 
-def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> None:
+def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings,
+                progress: ProgressCallback | None) -> None:
+    """Each score's trend in the form its data choose, fitted first when missing."""
     from analytics import trends
     from analytics.charts import trends as trend_charts
 
@@ -144,53 +155,36 @@ def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings) -> N
         data.notes.append("Nothing is scored yet, so there are no trends: run "
                           "`python -m analytics score`.")
         return
-    fits = trends.lookup_fits(data.topic, scored, data.topic.score_keys, "linear",
-                              data.sources, data.start, data.end, settings)
+    views = trends.lookup_view(data.topic, scored, data.topic.score_keys, data.sources,
+                               data.start, data.end, settings)
+    if any(v.chosen is None or v.choice is None for v in views.values()):
+        trends.refresh_trends(data.topic, settings, sources=data.sources, start=data.start,
+                              end=data.end, progress=progress)
+        views = trends.lookup_view(data.topic, scored, data.topic.score_keys, data.sources,
+                                   data.start, data.end, settings)
     agreement = _agreement_lines(data.topic, settings)
     daily = queries.daily_scores(scored, data.topic.score_keys, by_source=True)
     rows = []
     for score in data.topic.scores:
-        fit = fits.get(score.key)
+        view = views[score.key]
+        fit = view.chosen
+        line = headline(score, fit, agreement.get(score.key, ""),
+                        view.choice.reason if view.choice else None)
+        data.headlines.append(line)
         if fit is None:
-            missing = ("No trend fit yet for this window: run "
-                       f"`python -m analytics trends --window {data.window}`.")
-            data.headlines.append(Headline(score.key, score.label, f"{score.label}: {missing}",
-                                           agreement=agreement.get(score.key, "")))
             continue
-        headline = _headline(score.key, score.label, fit)
-        headline.agreement = agreement.get(score.key, "")
-        data.headlines.append(headline)
-        rows.append({"score": score.key, "slope_per_year": headline.slope,
-                     "hdi_low": headline.hdi_low, "hdi_high": headline.hdi_high,
-                     "p_decline": headline.p_decline, "documents": fit.n_documents,
-                     "diagnostics_ok": fit.diagnostics.ok, "stale": fit.stale,
+        rows.append({"score": score.key, "form": fit.form, "change_points": line.change,
+                     "hdi_low": line.change_low, "hdi_high": line.change_high,
+                     "p_decline": line.p_decline, "slope_per_year": line.slope,
+                     "events": "; ".join(f"{e.date:%Y-%m-%d} {e.kind} {e.size:+.2f}"
+                                         for e in fit.detected_changes().itertuples()),
+                     "documents": fit.n_documents, "diagnostics_ok": fit.diagnostics.ok,
                      "fit_key": fit.key[:12]})
         data.figures[f"trend_{score.key}"] = trend_charts.trend_figure(
             fit, daily[daily["score"] == score.key], per_source=True,
-            title=f"{score.label}: trend per source with 94% credible bands")
+            title=f"{score.label}: trend per source with 94% credible bands",
+            scale=score.scale, events=data.events)
     data.trend_table = pd.DataFrame(rows)
-    if not rows:
-        data.notes.append("Trend section left out: no cached fit for this view. Run "
-                          f"`python -m analytics trends --window {data.window}`.")
-
-
-def _headline(key: str, label: str, fit) -> Headline:
-    slope = fit.slope("all")
-    mean, low, high = slope.get("mean"), slope.get("hdi_low"), slope.get("hdi_high")
-    if mean is None:
-        return Headline(key, label, "The fit has no pooled slope.")
-    if low > 0:
-        direction = "rising"
-    elif high < 0:
-        direction = "falling"
-    else:
-        direction = "no clear direction"
-    sentence = (f"{label}: {direction} — {mean:+.2f} points per year "
-                f"(94% HDI {low:+.2f} to {high:+.2f}); P(decline) = {fit.p_decline:.0%}.")
-    if fit.stale:
-        sentence += " (Fit is from earlier data; refresh with `python -m analytics trends`.)"
-    return Headline(key, label, sentence, mean, low, high, fit.p_decline,
-                    fit.diagnostics.plain_words())
 
 
 def _agreement_lines(topic: Topic, settings: Settings) -> dict[str, str]:

@@ -15,15 +15,17 @@ from pathlib import Path
 import pandas as pd
 
 from analytics.core.settings import Settings, get_settings
-from analytics.trends.config import MODEL_REVISION, ModelConfig, SamplerConfig
+from analytics.trends.config import MODEL_REVISION, EventsConfig, ModelConfig, SamplerConfig
 from analytics.trends.data import TrendData
 from analytics.trends.result import TrendFit
 
 
-def fit_key(data: TrendData, config: ModelConfig, sampler: SamplerConfig) -> str:
-    payload = json.dumps({"data": data.digest(), "model": asdict(config),
-                          "sampler": asdict(sampler), "revision": MODEL_REVISION},
-                         sort_keys=True)
+def fit_key(data: TrendData, config: ModelConfig | EventsConfig,
+            sampler: SamplerConfig | None) -> str:
+    model = config.as_dict() if isinstance(config, EventsConfig) else asdict(config)
+    payload = json.dumps({"data": data.digest(), "model": model,
+                          "sampler": asdict(sampler) if sampler else None,
+                          "revision": MODEL_REVISION}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -34,6 +36,11 @@ def cache_dir(settings: Settings | None = None) -> Path:
 def fit_paths(key: str, settings: Settings | None) -> tuple[Path, Path]:
     folder = cache_dir(settings)
     return folder / f"{key}.nc", folder / f"{key}.json"
+
+
+def loo_path(key: str, settings: Settings | None) -> Path:
+    """Pointwise leave-one-out predictive densities of a fit (for choosing the form)."""
+    return cache_dir(settings) / f"{key}.loo.npz"
 
 
 def load_fit(key: str, settings: Settings | None = None) -> TrendFit | None:
@@ -121,7 +128,7 @@ def prune(index: dict[str, dict], settings: Settings | None) -> list[str]:
             removed += keys if view not in newest_views else keys[1:]
     for key in removed:
         index.pop(key, None)
-        for path in fit_paths(key, settings):
+        for path in (*fit_paths(key, settings), loo_path(key, settings)):
             path.unlink(missing_ok=True)
     return removed
 
@@ -152,10 +159,23 @@ def find_fit(topic: str, score: str, form: str, start: dt.date | None, end: dt.d
 
 def save_fit(fit: TrendFit, idata, rows: pd.DataFrame, view: dict,
              settings: Settings | None) -> None:
-    import xarray as xr
-
+    """The netcdf posterior (sampled fits only), then the sidecar, then the index entry."""
     netcdf, sidecar = fit_paths(fit.key, settings)
     netcdf.parent.mkdir(parents=True, exist_ok=True)
+    if idata is not None:
+        _save_posterior(fit, idata, rows, netcdf)
+    payload = fit.to_json() | {"view": view}
+    temporary = sidecar.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(payload, default=str), encoding="utf-8")
+    temporary.replace(sidecar)  # the sidecar last: its presence means the fit is complete
+    with _locked_index(settings) as index:
+        index[fit.key] = _head(payload)
+        prune(index, settings)
+
+
+def _save_posterior(fit: TrendFit, idata, rows: pd.DataFrame, netcdf: Path) -> None:
+    import xarray as xr
+
     idata.posterior.attrs.update({
         "model_config": json.dumps(fit.model_config), "sampler_config": json.dumps(
             fit.sampler_config), "versions": json.dumps(fit.versions), "key": fit.key,
@@ -166,10 +186,3 @@ def save_fit(fit: TrendFit, idata, rows: pd.DataFrame, view: dict,
     temporary = netcdf.with_suffix(".nc.tmp")
     idata.to_netcdf(str(temporary))
     temporary.replace(netcdf)
-    payload = fit.to_json() | {"view": view}
-    temporary = sidecar.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, default=str), encoding="utf-8")
-    temporary.replace(sidecar)  # the sidecar last: its presence means the fit is complete
-    with _locked_index(settings) as index:
-        index[fit.key] = _head(payload)
-        prune(index, settings)

@@ -92,27 +92,3 @@ def compress(data: TrendData, config: ModelConfig) -> pd.DataFrame:
         rows["ss"] = 0.0
     rows["w"] = rows["w"].astype(float)
     return rows[["t", "src", "y", "w", "ss"]]
-
-
-def candidate_count(data: TrendData, config: ModelConfig) -> int:
-    """How many candidate dates fit the window at the configured spacing."""
-    days = data.window_years * DAYS_PER_YEAR
-    wanted = math.ceil(days / config.changepoint_spacing_days) - 1
-    return int(min(config.max_changepoints, max(2, wanted)))
-
-
-def changepoint_times(data: TrendData, n_changepoints: int) -> np.ndarray:
-    """Candidate dates (years since start), evenly spaced strictly inside the window."""
-    return knot_times(data, n_changepoints)[1:-1]
-
-
-def knot_times(data: TrendData, n_changepoints: int) -> np.ndarray:
-    """The window's first and last day plus the candidate dates, in years."""
-    return np.linspace(0, data.window_years, n_changepoints + 2)
-
-
-def hat_weights(t: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segment index and position inside it: h(t) = (1 - a) u[j] + a u[j + 1]."""
-    segment = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, knots.size - 2)
-    position = (t - knots[segment]) / (knots[segment + 1] - knots[segment])
-    return segment.astype(np.int64), position

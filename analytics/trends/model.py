@@ -1,17 +1,8 @@
-"""Bayesian trend lines of the opinion scores, with honest uncertainty (PyMC).
-
-For one topic score, every document that addressed it is one observation: its score (0–10),
-its time in years from the window start and its source. Two forms:
-
-* ``linear``: score = level of the source (partially pooled around a shared level)
-  + slope × time (optionally a partially pooled slope per source) + noise.
-* ``changepoint``: the same plus a piecewise-linear part: at each of a handful of evenly
-  spaced candidate dates the slope may change; a Laplace (lasso-like) prior shrinks the
-  changes toward zero, so only changes the data insist on survive. The posterior share of
-  slope change per candidate date says where the trend turned.
-
-Noise is Student-t (robust to outlying documents) or Normal. Priors are weakly informative
-and stated on the 0–10 scale (see ``ModelConfig``).
+"""The straight-line trend form in PyMC: score = level of the source (partially pooled
+around a shared level) + slope × time (optionally a partially pooled slope per source) +
+noise (Student-t, robust to outlying documents, or Normal). Priors are weakly informative
+and stated on the 0–10 scale (see ``ModelConfig``). The other form, turning points and
+shocks, has an exact posterior and lives in ``events``.
 
 Speed without changing the answer: documents are compressed to weighted rows before
 sampling. Time is binned (at most ``time_bins`` bins per window; each row keeps the mean
@@ -23,12 +14,6 @@ integer scores), a rounding of at most half a step otherwise. The row count is b
 bins × sources × score levels whatever the number of documents, so 100k documents sample
 as fast as 10k. The model is compiled once per shape (nutpie, numba) and reused for every
 fit of that shape through ``with_data``; PyMC's own NUTS is kept as an option.
-
-Fits are cached on disk under ``<data_dir>/trends``: the ArviZ InferenceData (netcdf; its
-attributes hold the model and sampler configuration and software versions, and a
-``fit_data`` group holds the rows it was fitted on) plus a JSON sidecar with everything the
-pages, reports and CLI show. The key is a hash of the input data and the configuration, so
-an unchanged corpus is never sampled twice. Heavy libraries are imported inside functions.
 """
 
 from __future__ import annotations
@@ -42,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.trends.config import ModelConfig, SamplerConfig
-from analytics.trends.data import TrendData, candidate_count, hat_weights, knot_times
+from analytics.trends.data import TrendData
 
 # pytensor's C backend warns at import when it finds no BLAS to link; the fits run through
 # nutpie's numba backend (or PyMC's own sampler), which does not use it.
@@ -57,18 +42,13 @@ FitStep = Callable[[str, float], None]
 
 
 def model_inputs(data: TrendData, rows: pd.DataFrame, config: ModelConfig) -> dict[str, Any]:
-    inputs = {
+    return {
         "t": rows["t"].to_numpy(float), "src": rows["src"].to_numpy(np.int64),
         "y": rows["y"].to_numpy(float), "w": rows["w"].to_numpy(float),
         "ss": rows["ss"].to_numpy(float),
         "t_mid": np.array(data.window_years / 2), "slope_sd":
             np.array(config.slope_sd_per_window / data.window_years),
     }
-    if config.form == "changepoint":
-        knots = knot_times(data, candidate_count(data, config))
-        inputs["segment"], inputs["position"] = hat_weights(inputs["t"], knots)
-        inputs["knot_gap"] = np.diff(knots)
-    return inputs
 
 
 def _linear_mean(data: dict, config: ModelConfig, source_level):
@@ -85,45 +65,12 @@ def _linear_mean(data: dict, config: ModelConfig, source_level):
     return source_level[src] + slope * (t - t_mid)
 
 
-def _piecewise_mean(data: dict, config: ModelConfig, source_level):
-    """Piecewise-linear shape sampled as its values at the knots (a hat basis).
-
-    Sampling the knot values instead of the slope changes themselves keeps the posterior
-    nearly uncorrelated (each knot is informed by the documents around it), which NUTS
-    handles far better than the strongly collinear hinge basis. The priors are the model's:
-    the first segment's slope ~ Normal(0, slope sd) and every slope change ~ Laplace; the
-    map from (slope, changes) to knot values is linear, so the density is the same model.
-    Knot values sum to zero, so each source level is its mean level across the window.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    knots = pm.ZeroSumNormal("knot_value", sigma=10.0, dims="knot")  # ~flat on 0–10 scale
-    segment_slope = (knots[1:] - knots[:-1]) / data["knot_gap"]
-    change = segment_slope[1:] - segment_slope[:-1]
-    pm.Deterministic("slope_change", change, dims="changepoint")
-    pm.Potential("slope_prior", pm.logp(pm.Normal.dist(0.0, data["slope_sd"]), segment_slope[0]))
-    scale = config.changepoint_scale_share * data["slope_sd"]
-    if config.changepoint_prior == "laplace":
-        prior = pm.Laplace.dist(0.0, scale)
-    else:
-        prior = pm.StudentT.dist(nu=config.changepoint_nu, mu=0.0, sigma=scale)
-    pm.Potential("change_prior", pm.logp(prior, change).sum())
-    segment, position = data["segment"], data["position"]
-    shape = (1 - position) * knots[segment] + position * knots[segment + 1]
-    return source_level[data["src"]] + pt.as_tensor(shape)
-
-
 def build_model(inputs: dict[str, Any], config: ModelConfig, n_sources: int):
     """The PyMC model; every data-dependent number is a pm.Data so one compile serves all."""
     import pymc as pm
     import pytensor.tensor as pt
 
     coords = {"source": list(range(n_sources))}
-    if config.form == "changepoint":
-        n_candidates = len(inputs["knot_gap"]) - 1
-        coords["knot"] = list(range(n_candidates + 2))
-        coords["changepoint"] = list(range(n_candidates))
     with pm.Model(coords=coords) as model:
         data = {name: pm.Data(name, value) for name, value in inputs.items()}
         # Partial pooling of the source levels as zero-sum offsets around their mean, so the
@@ -135,10 +82,7 @@ def build_model(inputs: dict[str, Any], config: ModelConfig, n_sources: int):
         source_sd = pm.Gamma("source_sd", alpha=2.0, beta=2.0 / config.source_sd)
         offset = pm.ZeroSumNormal("source_offset", sigma=source_sd, dims="source")
         source_level = pm.Deterministic("source_level", level + offset, dims="source")
-        if config.form == "changepoint":
-            mu = _piecewise_mean(data, config, source_level)
-        else:
-            mu = _linear_mean(data, config, source_level)
+        mu = _linear_mean(data, config, source_level)
         # Each source has its own noise scale: comment-averaged YouTube/Reddit scores vary
         # less than single articles.
         sigma = pm.HalfNormal("sigma", config.sigma_sd, dims="source")[data["src"]]
@@ -176,7 +120,7 @@ def _nutpie_model(inputs: dict[str, Any], config: ModelConfig, n_sources: int,
     import nutpie
 
     portable_numerics()
-    key = config.structure(n_sources, len(inputs.get("knot_gap", ())))
+    key = config.structure(n_sources)
     started = time.perf_counter()
     if key not in _COMPILED:
         progress("Compiling the model (first fit of this shape in this process)", 0.05)

@@ -119,6 +119,32 @@ def test_negative_shock_lowers_the_trajectory(synthetic_fit):
     assert "lower than the baseline after 30 days" in describe(row, result.band)
 
 
+def test_readout_has_one_sentence_per_moved_score_and_no_causal_volume_claim(synthetic_fit):
+    from analytics.dynamics.scenarios import changed, readout_sentences
+
+    end = synthetic_fit.series.end
+    scenario = Scenario(name="shock and volume", horizon_days=40,
+                        shocks=[ScenarioShock(date=end + dt.timedelta(days=5), score="unity",
+                                              size=-2.5)],
+                        driver_changes=[DriverChange(start=end + dt.timedelta(days=1), days=30,
+                                                     factor=3.0)])
+    result = run_scenarios(synthetic_fit, [scenario])
+    rows = [r for r in result.readout() if r["scenario"] == scenario.name]
+    sentences = readout_sentences(result, scenario)
+    moved = [r for r in rows if changed(r)]
+    assert any(r["score"] == "unity" for r in moved)
+    for row in moved:  # exactly one sentence names each moved score
+        assert sum(row["label"] in s and "baseline after" in s for s in sentences) == 1
+    untouched = [r["label"] for r in rows if not changed(r) and r["score"] != "unity"]
+    if untouched:
+        assert any("does not carry over" in s and all(u in s for u in untouched)
+                   for s in sentences)
+    assert any("not an estimate of what publishing more would cause" in s for s in sentences)
+    text = " ".join(sentences)
+    assert "-0.0" not in text and "−0.0" not in text
+    assert "raises" not in text and "causes" not in text
+
+
 def test_same_seed_same_result_other_seed_differs(synthetic):
     _, series, _ = synthetic
     config = DynamicsConfig(ensemble_size=2, iterations=15, hidden=4)

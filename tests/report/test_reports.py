@@ -70,3 +70,22 @@ def test_prune_keeps_newest(settings, tmp_path, monkeypatch):
     removed = reports.prune_reports(local, "nato")
     assert sorted(p.name for p in folder.iterdir()) == ["nato-90d-2.html", "nato-90d-3.html"]
     assert len(removed) == 2
+
+
+def test_short_window_report_fits_its_trends_and_reports_the_change(scored_corpus, topic):
+    """A 90-day report fits what it lacks (no command in the headlines) and states the change
+    over those 90 days, never a yearly rate extrapolated from them."""
+    settings = scored_corpus(300, trend_draws=150, trend_tune=150, trend_chains=2)
+    stages = []
+    data = reports.build_report(topic, "90d", settings=settings,
+                                progress=lambda update: stages.append(update.stage))
+    assert stages, "fitting must report progress"
+    assert len(data.headlines) == len(topic.scores)
+    for line in data.headlines:
+        assert "python -m analytics" not in line.sentence
+        assert "points from" in line.sentence and "per year" not in line.sentence
+        assert line.change_low <= line.change <= line.change_high
+    assert set(data.trend_table["form"]) <= {"linear", "events"}
+    assert data.trend_table["slope_per_year"].isna().all()
+    html = reports.render_html(data)
+    assert data.headlines[0].sentence.split(" — ")[0] in html

@@ -88,22 +88,77 @@ def test_normal_rows_are_exact_sufficient_statistics():
     assert total == pytest.approx((data.y**2).sum())
 
 
-def test_changepoint_model_finds_no_turn_in_a_straight_line():
-    result = fit(simulate(2000, -1.2, seed=11), form="changepoint")
+def fit_events(frame: pd.DataFrame, **config) -> trends.TrendFit:
+    data = trends.make_trend_data(frame, "t", "s", START, END)
+    return trends.fit_trend(data, trends.EventsConfig(seed=TEST_SEED, **config),
+                            use_cache=False)
+
+
+def with_shock(frame: pd.DataFrame, day: dt.date, size: float,
+               sources: tuple[str, ...] = tuple(OFFSETS)) -> pd.DataFrame:
+    """The same documents with a lasting step of ``size`` from ``day`` in some sources."""
+    hit = (frame["published_at"].dt.date >= day) & frame["source"].isin(sources)
+    return frame.assign(s=np.clip(frame["s"] + size * hit, 0, 10))
+
+
+def test_event_model_finds_no_event_in_a_straight_line():
+    result = fit_events(simulate(2000, -1.2, seed=11))
     assert result.detected_changes().empty
     assert result.slope()["hdi_low"] <= -1.2 <= result.slope()["hdi_high"]
+    assert result.diagnostics.ok and result.diagnostics.method == "exact"
+
+
+def test_event_model_dates_a_step_to_the_day_and_sources_may_diverge():
+    day = dt.date(2026, 2, 16)
+    frame = with_shock(simulate(3000, 0.0, seed=13, noise=1.0), day, -2.0, ("news",))
+    events = fit_events(frame).detected_changes()
+    assert len(events) == 1
+    event = events.iloc[0]
+    assert abs((event["date"].date() - day).days) <= 1
+    assert event["direction"] == "down" and event["p_direction"] > 0.99
+    # Only news moved: its own size is near -2, the others' near 0.
+    by_source = event["size_by_source"]
+    assert by_source["news"] < -1.4
+    assert abs(by_source["reddit"]) < 0.7 and abs(by_source["youtube"]) < 0.7
+
+
+def test_choice_prefers_the_straight_line_unless_events_predict_better(settings):
+    straight = simulate(1500, -1.0, seed=17)
+    stepped = with_shock(straight, dt.date(2026, 4, 1), -2.0)
+    chosen = {}
+    for name, frame in {"straight": straight, "stepped": stepped}.items():
+        data = trends.make_trend_data(frame, "t", "s", START, END)
+        fits = {form: trends.fit_trend(data, *(
+            (trends.EventsConfig(seed=TEST_SEED),) if form == "events" else
+            (trends.ModelConfig(), SMALL)), settings=settings) for form in trends.FORMS}
+        chosen[name] = trends.service.view_trend("s", fits, settings).choice
+    assert chosen["straight"].form == "linear"
+    assert chosen["stepped"].form == "events"
+    assert chosen["stepped"].difference > 2 * chosen["stepped"].se
+    assert "leave-one-out" in chosen["stepped"].reason
+
+
+def test_vectorised_psis_equals_arviz():
+    import arviz as az
+
+    from analytics.trends import choice
+
+    rng = np.random.default_rng(TEST_SEED)
+    log_lik = rng.standard_t(3, size=(800, 40)) * rng.uniform(0.2, 3.0, 40)
+    ours, k = choice.psis(-log_lik.T)
+    theirs, k_arviz = az.psislw(-log_lik.T.copy())
+    np.testing.assert_allclose(ours, theirs, atol=1e-10)
+    np.testing.assert_allclose(k, k_arviz, atol=1e-10)
 
 
 # The offline scorer carries only ~0.3 of a point per latent point of Article 5 trust, so the
-# +1.2 July shock reaches the scores as ~+0.35 points: the changepoint model's posterior
-# probability of that turn is 0.9956 ± 0.0003 against the 0.99 it needs to report one
-# (0.966–1.000 across 20 seeds at this test's draws). No fit can date it reliably from these
-# scores, so it is not asserted; the five other shocks are found with probability 1.000 in
-# every seed tried. (With the documents' true opinions all six are found.)
+# +1.2 July shock reaches the scores as ~+0.35 points, within the day-to-day noise of the
+# news cycle: no form dates it from these scores, so it is not asserted (with the documents'
+# true opinions it is found). The five other shocks are dated to the day on every seed tried.
 UNDETECTABLE = {("article5_trust", dt.date(2026, 7, 7))}
 
 
-def test_demo_slopes_have_the_sign_of_the_truth_and_changepoints_find_the_shocks(
+def test_demo_slopes_have_the_sign_of_the_truth_and_events_date_the_shocks(
         demo_settings, topic):
     scored = trends.load_scored(topic, SOURCES, None, None, demo_settings)
     truth = truth_parameters(topic)["paths"]
@@ -113,16 +168,18 @@ def test_demo_slopes_have_the_sign_of_the_truth_and_changepoints_find_the_shocks
         linear = trends.fit_trend(data, trends.ModelConfig(), SMALL, use_cache=False)
         assert np.sign(linear.slope()["mean"]) == np.sign(truth[score]["slope_per_year"])
         assert linear.p_decline > 0.9, score  # lowest across seeds: unity ~0.93
-        changes = trends.fit_trend(data, trends.ModelConfig(form="changepoint"), SMALL,
-                                   use_cache=False).detected_changes()
+        found = trends.fit_trend(data, trends.EventsConfig(seed=TEST_SEED),
+                                 use_cache=False).detected_changes()
         for shock in NATO_PATHS[score].shocks:
             if (score, shock.date) in UNDETECTABLE:
                 assert abs(jump(daily, score, shock.date)) < 0.5  # why: the scores barely move
                 continue
-            distance = (changes["date"].dt.date - shock.date).abs().min()
-            assert distance is not pd.NaT and distance <= dt.timedelta(days=14), (
-                f"{score}: no turn within 14 days of the shock on {shock.date}; "
-                f"found {list(changes['date'].dt.date)}")
+            errors = (found["date"].dt.date - shock.date).map(lambda d: abs(d.days))
+            assert not errors.empty and errors.min() <= 3, (
+                f"{score}: no event within 3 days of the shock on {shock.date}; "
+                f"found {list(found['date'].dt.date)}")
+            event = found.iloc[int(errors.to_numpy().argmin())]
+            assert np.sign(event["size"]) == np.sign(shock.size), (score, shock.date)
 
 
 def jump(daily: pd.DataFrame, score: str, day: dt.date, days: int = 14) -> float:
@@ -176,17 +233,20 @@ def test_refresh_records_a_run_and_the_page_reads_the_cached_fit(scored_corpus, 
 
     app = AppTest.from_file(str(ROOT / "pages" / "trends.py"), default_timeout=60)
     app.session_state["trend_scores"] = ["unity"]
+    app.session_state["trend_form"] = "linear"
     app.run()
     assert not app.exception
     text = " ".join(m.value for m in app.markdown) + " ".join(s.value for s in app.success)
     text += " ".join(w.value for w in app.warning)
     assert "P(decline)" in [m.label for m in app.metric]
     assert "sampler" in text.lower()
-    assert not [w for w in app.warning if "No trend fit yet" in w.value]
-    # The changepoint form has no fit yet: one sentence says what to run.
-    app.session_state["trend_form"] = "changepoint"
+    assert not [w for w in app.warning if "python -m analytics" in w.value]
+    # The event form has no fit yet: the page fits it (no command to copy) and shows it.
+    app.session_state["trend_form"] = "events"
     app.run()
-    assert any("python -m analytics trends" in w.value for w in app.warning)
+    assert not app.exception
+    assert not [w for w in app.warning if "python -m analytics" in w.value]
+    assert "turning points and shocks" in [m.value for m in app.metric]
 
 
 def test_cli_trends_rejects_unknown_score(settings):
