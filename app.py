@@ -1,13 +1,14 @@
 """Streamlit entry point: shared page config and navigation over pages/.
 
-Run: ``streamlit run app.py``. Each page is one thin file in pages/ that reads through
-``analytics.dashboard`` and draws figures from ``analytics.charts``. Add a page = one file
-+ one line.
+Run: ``streamlit run app.py``. The shared view (topic, period, sources, outlets) is drawn
+here, in the sidebar, so it persists across pages. Each page is one thin file in pages/
+that reads through ``analytics.dashboard`` and draws figures from ``analytics.charts``.
+Add a page = one file + one line.
 """
 
 import streamlit as st
 
-from analytics.dashboard import navigation
+from analytics.dashboard import navigation, state
 
 navigation.entrypoint_ran = True  # deep links on a fresh server: see ensure_entrypoint
 
@@ -15,6 +16,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/documents.py", title="Documents", icon=":material/article:"),
     st.Page("pages/trends.py", title="Trends", icon=":material/trending_down:"),
+    st.Page("pages/event.py", title="Event view", icon=":material/flag:"),
     st.Page("pages/scenarios.py", title="Scenarios", icon=":material/timeline:"),
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
@@ -23,4 +25,8 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+navigation.narrow_sidebar()
+state.sidebar()  # drawn here, every run, so the view persists across pages
+navigation.start_warm_up()
+page.run()

@@ -1,49 +1,95 @@
-"""Documents: filter, search, and read one document with its scores, evidence and comments."""
+"""Documents: the documents of the view (or of the period a chart click opened), full-text
+search, score filters, and one document with its scores, evidence and comments."""
+
 
 import streamlit as st
 
 from analytics.charts import overview as charts
+from analytics.core.errors import UserError
 from analytics.dashboard import loaders
 from analytics.dashboard.safe import escape_md, safe_url
-from analytics.dashboard.state import empty_state, page_start
-from analytics.dashboard.tables import documents_table, filter_documents
+from analytics.dashboard.state import drill_down, empty_state, page_start
+from analytics.dashboard.tables import (
+    documents_table,
+    filter_documents,
+    score_columns,
+    scores_as_text,
+)
 
 view, status = page_start("Documents")
-
 keys = tuple(view.topic.score_keys)
-documents = loaders.load_documents(view.topic.name, view.sources, view.start, view.end)
-scored = loaders.load_scored(view.topic.name, keys, view.sources, view.start, view.end)
+documents = loaders.view_documents(view)
+scored = loaders.view_scored(view)
 table = documents_table(documents, scored, keys)
 
-with st.expander("Filter by text and score", expanded=False):
-    query = st.text_input("Text search (title and body)", key="doc_search")
+drill = drill_down()
+first = table["published_at"].min().date() if not table.empty else view.start
+last = table["published_at"].max().date() if not table.empty else view.end
+if drill:
+    parts = [f"{drill['start']:%d %b %Y} – {drill['end']:%d %b %Y}" if drill["start"] else "",
+             drill["source"] or "", drill["outlet"] or ""]
+    left, right = st.columns([5, 1])
+    left.info("Opened from a chart: " + " · ".join(escape_md(p) for p in parts if p),
+              icon=":material/ads_click:")
+    if right.button("Show the whole view"):
+        del st.query_params["drill"]
+        st.rerun()
+    if drill["source"]:
+        table = table[table["source"] == drill["source"]]
+    if drill["outlet"]:
+        table = table[table["outlet"] == drill["outlet"]]
+
+with st.expander("Search, period and scores", expanded=not drill):
+    query = st.text_input("Search title and text", key="doc_search", help=loaders.SEARCH_HELP,
+                          placeholder='e.g. "Article 5" OR "collective defence" -football')
+    period = st.date_input(
+        "Published between",
+        ((drill or {}).get("start") or first, (drill or {}).get("end") or last),
+        min_value=first, max_value=last, key=f"doc_period_{first}_{last}_{bool(drill)}")
     ranges = {}
-    score_columns = st.columns(len(view.topic.scores))
-    for column, score in zip(score_columns, view.topic.scores, strict=True):
+    for column, score in zip(st.columns(len(view.topic.scores)), view.topic.scores, strict=True):
         ranges[score.key] = column.slider(score.label, 0.0, 10.0, (0.0, 10.0), 0.5,
-                                          key=f"range_{score.key}")
+                                          key=f"range_{score.key}", help=score.scale)
     only_scored = st.checkbox("Only documents that address every score", value=False)
-hits = loaders.search_ids(view.topic.name, query) if query.strip() else None
+hits = None
+if query.strip():
+    try:
+        hits = loaders.search_ids(view.topic.name, query)
+    except UserError as exc:
+        st.error(str(exc))
+        st.stop()
+if isinstance(period, tuple) and len(period) == 2 and not table.empty:
+    when = table["published_at"].dt.date
+    table = table[(when >= period[0]) & (when <= period[1])]
 table = filter_documents(table, hits, ranges, only_scored)
 
-st.caption(f"{len(table):,} documents · {view.label}")
+st.caption(f"{len(table):,} documents · {view.label}" +
+           (" · best matches first" if hits is not None else ""))
 if table.empty:
     st.warning("No document matches these filters.")
     st.stop()
 event = st.dataframe(
-    table, hide_index=True, width="stretch", height=360, on_select="rerun",
-    selection_mode="single-row",
-    column_config={"url": st.column_config.LinkColumn("link"),
+    scores_as_text(table, keys),
+    hide_index=True, width="stretch", height=380, on_select="rerun",
+    selection_mode="single-row", key="select_documents",
+    column_order=["published_at", "source", "outlet", "title", *keys, "n_comments", "lang",
+                  "url"],
+    column_config={"url": st.column_config.LinkColumn("link", display_text="open"),
                    "published_at": st.column_config.DatetimeColumn(
                        "published", format="YYYY-MM-DD HH:mm"),
                    "n_comments": st.column_config.NumberColumn("comments"),
-                   **{k: st.column_config.NumberColumn(k, format="%.1f") for k in keys}},
+                   **score_columns(view.topic)},
 )
 selected = event.selection.rows if event and event.selection else []
 if selected:
     st.query_params["doc"] = str(int(table.iloc[selected[0]]["id"]))
 requested = st.query_params.get("doc", "")
+if requested and not requested.isdigit():
+    st.toast("The link's document id was not a number; showing the first document.")
 document_id = int(requested) if requested.isdigit() else int(table.iloc[0]["id"])
+if document_id not in set(table["id"]):
+    st.caption("The linked document is outside this view's filters; it is shown because the "
+               "link asked for it.")
 
 detail = loaders.load_document_detail(document_id)
 if detail is None:
@@ -52,7 +98,7 @@ if detail is None:
 doc, analysis = detail["document"], detail["analysis"]
 st.divider()
 st.subheader(escape_md(doc["title"] or "(untitled)"))
-st.caption(escape_md(f"{doc['source']} · {doc['provider']} · "
+st.caption(escape_md(f"{doc['source']} · {doc.get('outlet') or doc['provider']} · "
                      f"{doc['published_at']:%Y-%m-%d %H:%M} UTC"
                      f" · {doc['author'] or 'unknown author'}"))
 link = safe_url(doc["url"])
@@ -71,7 +117,10 @@ with right:
         st.text(analysis["summary"] or "")
         st.plotly_chart(charts.document_scores(analysis["scores"], view.topic), width="stretch")
         for score in view.topic.scores:
-            with st.expander(f"{score.label}: evidence"):
+            value = (analysis["scores"] or {}).get(score.key)
+            shown = "not addressed" if value is None else f"{value:.1f}"
+            with st.expander(f"{score.label}: {shown} — evidence"):
+                st.caption(score.scale)
                 st.text((analysis["rationale"] or {}).get(score.key, ""))
                 for passage in detail["evidence"].get(score.key, []):
                     st.text("› " + passage)

@@ -15,8 +15,8 @@ from analytics.dynamics import (
     Scenario,
     ScenarioError,
     ScenarioShock,
-    describe,
     present,
+    readout_sentences,
     scenarios_dir,
 )
 
@@ -52,7 +52,9 @@ st.caption(f"Fit {meta['key']} · {meta['created_at']} · version {meta['softwar
            f"{fit.series.n_periods} periods, "
            f"{fit.n_train} for training · ensemble of {fit.config.ensemble_size} · "
            f"{fit.config.solver} solver · {meta['fit_seconds']} s")
-st.plotly_chart(charts.fit_figure(fit, present.holdout_baselines(fit)), width="stretch")
+st.plotly_chart(charts.fit_figure(fit, present.holdout_baselines(fit),
+                                  events=loaders.topic_events(view.topic.name)),
+                width="stretch")
 
 st.subheader("Hold-out skill against simple baselines")
 if not fit.skill:
@@ -117,8 +119,11 @@ try:
 except ScenarioError as exc:
     st.error(f"{exc} Change the scenario (or drop that saved one from the comparison).")
     st.stop()
-st.plotly_chart(charts.scenario_figure(result, fit), width="stretch")
+st.plotly_chart(charts.scenario_figure(result, fit, events=loaders.topic_events(
+    view.topic.name)), width="stretch")
 st.markdown("**Readout** (median of the ensemble; the band is the ensemble's spread, not a "
             "forecast interval for single days)")
-for row in result.readout():
-    st.markdown(f"- {escape_md(describe(row, result.band))}")
+for shown in runnable:
+    st.markdown(f"**{escape_md(shown.name)}**")
+    for sentence in readout_sentences(result, shown):
+        st.markdown(f"- {escape_md(sentence)}")

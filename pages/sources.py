@@ -4,10 +4,16 @@ import streamlit as st
 
 from analytics.core.settings import get_settings
 from analytics.dashboard import loaders
-from analytics.dashboard.state import sidebar
-from analytics.pipeline.sources import ingestion_job, start_ingestion
+from analytics.dashboard.state import current_view
+from analytics.pipeline.sources import (
+    ingestion_job,
+    scoring_estimate,
+    scoring_job,
+    start_ingestion,
+    start_scoring,
+)
 
-view = sidebar()
+view = current_view()
 st.title("Sources")
 if view is None:
     st.stop()
@@ -60,14 +66,56 @@ def progress() -> None:
             st.error(current.error)
     if current.done and not st.session_state.get("ingest_job_seen"):
         st.session_state["ingest_job_seen"] = True
-        st.cache_data.clear()
+        loaders.forget_cached_reads()
         st.rerun(scope="app")
 
 
 if job is not None:
     progress()
-    st.caption("Score the new documents with `python -m analytics score` (the scheduled run "
-               "does it by itself).")
+    st.caption("The scheduled run scores new documents by itself; score them now below.")
+
+st.subheader("Score new documents")
+scorer = scoring_job(view.topic, settings)
+estimate = scoring_estimate(view.topic, settings)
+if estimate.documents == 0:
+    st.caption("Every document of the topic is scored with the current scorer.")
+else:
+    cost = ("" if estimate.backend == "offline" else
+            f" About {estimate.calls} call(s), estimated ${estimate.cost_usd:.4f} (at most "
+            f"${estimate.cost_max_usd:.4f})" + ("" if estimate.price_known else
+                                                " — the model's price is unknown") + ".")
+    st.markdown(f"{estimate.documents:,} document(s) have no analysis by the current scorer "
+                f"({estimate.backend}, {estimate.model}); {estimate.cached:,} can be copied "
+                f"from the cache.{cost}")
+    busy = scorer is not None and not scorer.done
+    if st.button(f"Score {estimate.documents:,} document(s)", disabled=busy,
+                 key="score_pending"):
+        start_scoring(view.topic, settings)
+        st.session_state["score_job_seen"] = False
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def scoring_progress() -> None:
+    current = scoring_job(view.topic, settings)
+    if current is None:
+        return
+    update = current.progress
+    if not current.done:
+        st.progress(update.fraction or 0.0 if update else 0.0,
+                    text="Scoring… " + (update.text() if update else ""))
+    elif current.error:
+        st.error(f"Scoring failed: {current.error}")
+    else:
+        st.success(f"Scoring finished: {current.result}")
+    if current.done and not st.session_state.get("score_job_seen"):
+        st.session_state["score_job_seen"] = True
+        loaders.forget_cached_reads()
+        st.rerun(scope="app")
+
+
+if scorer is not None:
+    scoring_progress()
 
 st.subheader("Run history")
 runs = data["runs"]

@@ -99,6 +99,13 @@ if asked and question.strip():
             st.markdown(escape_md(answer.answer))
             st.caption("Cited documents: " + (", ".join(
                 f"doc {i}" for i in answer.cited_document_ids) or "none"))
-        st.dataframe(answer.passages[["document_id", "similarity", "source", "published_at",
-                                      "title", "kind", "text"]],
-                     hide_index=True, width="stretch")
+        for rank, hit in enumerate(answer.passages.itertuples(), start=1):
+            with st.container(border=True):
+                head, action = st.columns([5, 1])
+                head.markdown(f"**{rank}. {escape_md(hit.title or '(untitled)')}** · "
+                              f"{escape_md(hit.source)} · {hit.published_at:%Y-%m-%d} · "
+                              f"{hit.kind} passage · similarity {hit.similarity:.2f}")
+                if action.button("Open document", key=f"ask_open_{hit.document_id}_{rank}"):
+                    st.switch_page("pages/documents.py", query_params={
+                        **view.params(), "doc": str(int(hit.document_id))})
+                st.text(hit.text)

@@ -1,7 +1,8 @@
-"""Trends: Bayesian trend of each score with its uncertainty, changepoints, per-source view.
+"""Trends: each score's trend in the form its data choose (a straight line, or turning
+points and shocks dated to the day), with its uncertainty, the events on it, per source.
 
-The page only reads cached fits (``analytics.trends``); the Refit button samples again
-with progress. ``python -m analytics trends`` and the scheduled run refresh the cache.
+Missing fits are fitted here, with progress (the event form takes seconds; the straight
+line compiles once per process — a background warm-up at start usually has done it).
 """
 
 import streamlit as st
@@ -9,96 +10,139 @@ import streamlit as st
 from analytics import trends
 from analytics.charts import trends as charts
 from analytics.dashboard import actions, loaders
-from analytics.dashboard.state import empty_state, page_start
-from analytics.store import queries
+from analytics.dashboard.clicks import time_chart
+from analytics.dashboard.safe import escape_md
+from analytics.dashboard.state import page_start
+from analytics.report import headline
+
+FORM_CHOICES = {"auto": "chosen by the data", "linear": "straight line",
+                "events": "turning points and shocks"}
 
 view, status = page_start("Trends", "scored",
                           "Nothing is scored yet, so there is no trend to fit.")
-
 labels = view.topic.score_labels
-controls = st.columns([3, 2, 2])
-chosen = controls[0].multiselect("Scores", list(labels), default=list(labels)[:1],
+controls = st.columns([3, 3, 2])
+chosen = controls[0].multiselect("Scores", list(labels), default=list(labels),
                                  format_func=labels.get, key="trend_scores")
-form = controls[1].radio("Trend form", trends.FORMS, horizontal=True, key="trend_form",
-                         format_func={"linear": "straight line",
-                                      "changepoint": "with turning points"}.get)
+form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key="trend_form",
+                         format_func=FORM_CHOICES.get,
+                         help="By default the data choose: turning points and shocks are shown "
+                              "only when they predict held-out documents better than a "
+                              "straight line (leave-one-out cross-validation).")
 per_source = controls[2].toggle("Per source", value=False, key="trend_per_source")
 st.caption(view.label)
 if not chosen:
     st.info("Pick at least one score above.")
     st.stop()
 
-scored = loaders.load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
-                             view.start, view.end)
-fits = loaders.trend_fits(view.topic.name, tuple(chosen), form, view.sources, view.start,
-                          view.end)
-
-if st.button("Refit now", help="Sample the posterior again for the chosen scores and view "
-             "(seconds per score once the model is compiled; the first fit compiles it)."):
-    if actions.refit_trends(view.topic, chosen, form, view.sources, view.start,
-                            view.end) is not None:
+views = loaders.trend_view(view.topic.name, tuple(chosen), view.sources, view.start, view.end)
+scored = loaders.view_scored(view)
+attempted = st.session_state.setdefault("_trend_fits_tried", set())
+needed = [key for key, trend in views.items()
+          if (trend.shown(form) is None or (form == "auto" and trend.choice is None))
+          and scored[key].notna().sum() >= trends.MIN_DOCUMENTS
+          and (view.signature, key, form) not in attempted]
+refit = st.button("Refit now", help="Fit again, ignoring the cached fits.")
+if needed or refit:
+    attempted.update((view.signature, key, form) for key in needed)
+    forms = list(trends.FORMS) if form == "auto" else [form]
+    if actions.fit_trends(view.topic, needed or chosen, forms, view.sources, view.start,
+                          view.end, force=refit and not needed) is not None:
         st.rerun()
     st.stop()
 
-missing = [labels[k] for k, fit in fits.items() if fit is None]
-if missing:
-    empty_state(f"No trend fit yet for {', '.join(missing)} in this view.",
-                   f"python -m analytics trends --window {view.window} --form {form}")
-fits = {k: fit for k, fit in fits.items() if fit is not None}
-if not fits:
-    st.stop()
-
 truth = loaders.load_truth(view.topic.name) if status["is_demo"] else None
-daily = queries.daily_scores(scored, list(fits), by_source=per_source)
-for key, fit in fits.items():
-    st.subheader(labels[key])
-    if fit.stale:
-        st.info(f"This fit dates from {fit.created_at} ({fit.n_documents:,} documents); the "
-                "data in this view have changed since. Press Refit for an up-to-date fit.")
-    slope = fit.slope()
+events = loaders.topic_events(view.topic.name)
+if view.start is not None:
+    events = events[(events["date"] >= view.start) & (events["date"] <= view.end)]
+daily = loaders.daily_scores(scored, chosen, by_source=per_source)
+shown = {}
+for key in chosen:
+    trend = views[key]
+    fit = trend.shown(form)
+    if fit is None:
+        st.subheader(labels[key])
+        st.info("Too few scored documents in this view for a trend (at least "
+                f"{trends.MIN_DOCUMENTS} are needed).")
+        continue
+    shown[key] = fit
+    score = view.topic.score(key)
+    st.subheader(score.label)
+    reason = trend.choice.reason if trend.choice and form == "auto" else None
+    line = headline(score, fit, form_reason=reason)
+    st.markdown(escape_md(line.sentence))
+    change = fit.change()
     cols = st.columns(4)
-    cols[0].metric("Slope per year", f"{slope['mean']:+.2f}",
-                   help="Posterior mean; the 94% HDI is on the density plot.")
-    cols[1].metric("P(decline)", f"{fit.p_decline:.0%}")
-    cols[2].metric("Documents", f"{fit.n_documents:,}")
-    cols[3].metric("Sampler", "OK" if fit.diagnostics.ok else "check")
-    if fit.diagnostics.ok:
-        st.success(fit.diagnostics.plain_words())
+    cols[0].metric("Change over the window", f"{change['mean']:+.1f} points",
+                   help=f"From {fit.start} to {fit.end}; 94% HDI {change['hdi_low']:+.1f} to "
+                        f"{change['hdi_high']:+.1f}. Score scale: {score.scale}.")
+    cols[1].metric("P(decline)", f"{fit.p_decline:.0%}",
+                   help="Posterior probability that the trend ends the window lower than it "
+                        "started.")
+    slope = fit.slope().get("mean")
+    if fit.window_days >= 300 and slope is not None:
+        cols[2].metric("Underlying trend", f"{slope:+.2f} / year",
+                       help="Slope of the trend without the dated events' effects.")
     else:
-        st.warning(fit.diagnostics.plain_words())
+        cols[2].metric("Documents", f"{fit.n_documents:,}")
+    short = {"linear": "straight line", "events": "turns & shocks"}.get(fit.form, fit.form)
+    cols[3].metric("Form", short, help=f"{fit.form_label}: {reason or 'picked above'}.")
+    if reason:
+        st.caption(reason)
+    if fit.stale:
+        st.info(f"This fit dates from {fit.created_at}; the data in this view have changed "
+                "since. Press Refit now for an up-to-date fit.")
     score_daily = daily[daily["score"] == key]
     score_truth = None
     if truth is not None:
         score_truth = truth[truth["score"] == key]
         score_truth = score_truth[(score_truth["day"].dt.date >= fit.start)
                                   & (score_truth["day"].dt.date <= fit.end)]
-    st.plotly_chart(charts.trend_figure(fit, score_daily, per_source, score_truth,
-                                        title=f"{labels[key]}: trend, 94% credible band"),
-                    width="stretch", key=f"trend_{key}")
+    time_chart(charts.trend_figure(fit, score_daily, per_source, score_truth,
+                                   title=f"{score.label}: trend, 94% credible band",
+                                   scale=score.scale, events=events),
+               key=f"select_trend_{key}")
     left, right = st.columns(2)
-    left.plotly_chart(charts.slope_density(fit), width="stretch", key=f"slope_{key}")
-    if form == "changepoint":
-        right.plotly_chart(charts.changepoint_figure(fit), width="stretch", key=f"cp_{key}")
-        changes = fit.detected_changes()
-        if changes.empty:
-            st.write("No turn in the trend is certain enough to report (each needs a "
-                     f"{trends.EVENT_PROBABILITY:.0%} posterior probability of its direction).")
+    left.plotly_chart(charts.change_density(fit), width="stretch", key=f"change_{key}")
+    found = fit.detected_changes()
+    with right:
+        if found.empty:
+            st.markdown("**No dated event** is certain enough to report in this form.")
         else:
-            st.dataframe(changes[["date", "direction", "p_direction", "date_probability",
-                                  "first", "last", "slope_change"]], hide_index=True,
-                         width="stretch")
-        st.caption("A turn that is not reported is not proof of no change: a shift smaller "
+            st.markdown("**Dated events** (each event's day has its own posterior)")
+            st.dataframe(
+                found.assign(
+                    date=found["date"].dt.date, first=found["first"].dt.date,
+                    last=found["last"].dt.date,
+                    decay_days=found["decay_days"].map(
+                        lambda d: "lasting" if d == float("inf") else
+                        ("—" if d != d else f"{d:g} days"))),
+                column_order=["date", "kind", "size", "size_low", "size_high", "decay_days",
+                              "date_probability", "first", "last"],
+                column_config={
+                    "size": st.column_config.NumberColumn("size (points)", format="%+.2f"),
+                    "size_low": st.column_config.NumberColumn("94% low", format="%+.2f"),
+                    "size_high": st.column_config.NumberColumn("94% high", format="%+.2f"),
+                    "decay_days": st.column_config.TextColumn("fades over"),
+                    "date_probability": st.column_config.NumberColumn(
+                        "P(exactly this day)", format="%.2f"),
+                    "first": st.column_config.DateColumn("90% from"),
+                    "last": st.column_config.DateColumn("90% to")},
+                hide_index=True, width="stretch")
+        st.caption("An event that is not reported is not proof of no change: a shift smaller "
                    "than about half a point in these scores is often missed. The offline "
                    "scorer compresses the scale (on the demo, a 1-point change of opinion "
                    "moves its Article 5 scores by about a third of a point).")
-    else:
-        right.plotly_chart(charts.source_comparison({key: fit}), width="stretch",
-                           key=f"sources_{key}")
     with st.expander("Model, diagnostics and how this fit was made"):
-        for line in fit.explain():
-            st.markdown(f"- {line}")
+        (st.success if fit.diagnostics.ok else st.warning)(fit.diagnostics.plain_words())
+        for explanation in fit.explain():
+            st.markdown(f"- {explanation}")
+        if fit.loo:
+            st.caption(f"Leave-one-out predictive density: elpd {fit.loo['elpd']:.1f} ± "
+                       f"{fit.loo['se']:.1f} over {fit.loo['n']:,} documents (largest Pareto "
+                       f"k {fit.loo['k_max']:.2f}).")
         st.dataframe(charts.diagnostics_table(fit), hide_index=True, width="stretch")
 
-if len(fits) > 1:
+if len(shown) > 1:
     st.subheader("Per-source comparison")
-    st.plotly_chart(charts.source_comparison(fits), width="stretch", key="sources_all")
+    st.plotly_chart(charts.source_comparison(shown), width="stretch", key="sources_all")

@@ -75,19 +75,23 @@ with code_tab:
                     st.markdown(f"**{score.label}** — {score.question}")
                     st.caption(f"{score.low} · {score.neutral} · {score.high}")
                     left, right = st.columns([4, 1])
-                    earlier = previous.get(score.key, 5.0)
+                    # An unsaved score starts as "not addressed": a hurried save must not
+                    # record a neutral 5 the coder never chose.
+                    earlier = previous.get(score.key)
                     value = left.slider(score.label, 0.0, 10.0, 5.0 if earlier is None else earlier,
                                         0.5, key=f"value_{document_id}_{score.key}",
-                                        label_visibility="collapsed")
+                                        label_visibility="collapsed",
+                                        help="Untick *Not addressed* for the slider to count.")
                     not_addressed = right.checkbox(
-                        "Not addressed", value=score.key in previous and earlier is None,
+                        "Not addressed", value=earlier is None,
                         key=f"na_{document_id}_{score.key}")
                     values[score.key] = None if not_addressed else value
                 submitted = st.form_submit_button("Save labels", type="primary")
             if submitted:
                 pi = queue.loc[queue["document_id"] == document_id,
                                "inclusion_probability"].iloc[0]
-                actions.save_labels(topic, document_id, annotator, values, float(pi))
+                if actions.save_labels(topic, document_id, annotator, values, float(pi)):
+                    st.rerun()  # the progress counter and the queue above must show the save
             revealed = loaders.coding_view(topic, document_id, annotator)["revealed"]
             if revealed is None:
                 st.caption("The machine's scores stay hidden until you have saved your own, "

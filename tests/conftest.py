@@ -29,6 +29,7 @@ def point_settings(monkeypatch: pytest.MonkeyPatch, database: Path, data_dir: Pa
     monkeypatch.setenv("ANALYTICS_DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("ANALYTICS_DEMO_AUTOSTART", "false")
+    monkeypatch.setenv("ANALYTICS_TREND_WARM_UP", "false")
     for name, value in env.items():
         monkeypatch.setenv(f"ANALYTICS_{name.upper()}", str(value))
     reset_settings_cache()

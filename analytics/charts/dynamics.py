@@ -7,11 +7,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import apply, score_color
+from analytics.charts.events import add_events
+from analytics.charts.theme import BOTTOM_LEGEND, apply, score_color
 
 SCENARIO_COLORS = ["#444444", "#e76f51", "#2a9d8f", "#6a4c93", "#e9c46a", "#264653"]
-# Below the plots: above them, a wrapped legend would cover the first subplot title.
-BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.04, xanchor="left", x=0)
+# Tall stacked figures: the legend sits just below the last plot.
+STACK_LEGEND = dict(BOTTOM_LEGEND, y=-0.04)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -34,7 +35,7 @@ def _quantiles(values: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray,
     return np.median(values, 0), np.quantile(values, low, 0), np.quantile(values, high, 0)
 
 
-def fit_figure(fit, baselines: dict[str, np.ndarray],
+def fit_figure(fit, baselines: dict[str, np.ndarray], events: pd.DataFrame | None = None,
                title: str | None = "Fitted dynamics and hold-out test") -> go.Figure:
     """Per score: observed period means (size = documents), the fitted ensemble over the
     data, and the hold-out forecast of the validation fit next to the baselines' forecasts
@@ -73,17 +74,27 @@ def fit_figure(fit, baselines: dict[str, np.ndarray],
                                          line=dict(color="#999999", dash=dash, width=1.5),
                                          name=name, showlegend=first, legendgroup=name),
                               row=row, col=1)
+    rows = list(range(1, len(keys) + 1))
     if len(holdout_dates):
-        fig.add_vline(x=holdout_dates[0], line=dict(color="#999999", width=1, dash="dot"))
-    for day, _label in series.events:
-        if dates[0] <= pd.Timestamp(day) <= dates[-1]:
-            fig.add_vline(x=pd.Timestamp(day), line=dict(color="#bbbbbb", width=1))
+        for row in rows:
+            fig.add_vline(x=holdout_dates[0], line=dict(color="#999999", width=1, dash="dot"),
+                          row=row, col=1)
+        fig.add_annotation(x=holdout_dates[0], y=1.0, yref="y domain", xanchor="left",
+                           text="hold-out starts (forecast from here)", showarrow=False,
+                           font=dict(size=11, color="#666666"), row=1, col=1)
+    if events is not None and not events.empty:
+        inside = events[(pd.to_datetime(events["date"]) >= dates[0])
+                        & (pd.to_datetime(events["date"]) <= dates[-1])]
+        add_events(fig, inside, y=9.6, rows=rows, label_row=1)
+    for row in rows:
+        fig.update_yaxes(title_text="score (0–10)", row=row, col=1)
     apply(fig, title, height=260 * len(keys) + 140)
-    return fig.update_layout(margin=dict(t=70, b=90), legend=BOTTOM_LEGEND)
+    return fig.update_layout(margin=dict(t=70, b=90), legend=STACK_LEGEND)
 
 
 def scenario_figure(result, fit=None, history_days: int = 90,
-                    title: str | None = "Scenarios vs baseline") -> go.Figure:
+                    title: str | None = "Scenarios vs baseline",
+                    events: pd.DataFrame | None = None) -> go.Figure:
     """Per score: recent observed means and, from the end of data, the median path and band
     of the baseline and of each scenario."""
     keys = result.score_keys
@@ -110,5 +121,18 @@ def scenario_figure(result, fit=None, history_days: int = 90,
                                      line=dict(color=color, width=2.5 if b == 0 else 2),
                                      name=name, showlegend=j == 0, legendgroup=name),
                           row=row, col=1)
+    rows = list(range(1, len(keys) + 1))
+    for row in rows:
+        fig.update_yaxes(title_text="score (0–10)", row=row, col=1)
+        fig.add_vline(x=result.dates[0], line=dict(color="#999999", width=1, dash="dot"),
+                      row=row, col=1)
+    fig.add_annotation(x=result.dates[0], y=1.0, yref="y domain", xanchor="left",
+                       text="end of the data", showarrow=False,
+                       font=dict(size=11, color="#666666"), row=1, col=1)
+    if events is not None and not events.empty:
+        first = result.dates[0] - pd.Timedelta(days=history_days)
+        inside = events[(pd.to_datetime(events["date"]) >= first)
+                        & (pd.to_datetime(events["date"]) <= result.dates[-1])]
+        add_events(fig, inside, y=9.6, rows=rows, label_row=1)
     apply(fig, title, height=250 * len(keys) + 140)
-    return fig.update_layout(margin=dict(t=70, b=90), legend=BOTTOM_LEGEND)
+    return fig.update_layout(margin=dict(t=70, b=90), legend=STACK_LEGEND)

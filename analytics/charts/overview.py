@@ -6,18 +6,29 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.charts.theme import TRUTH_COLOR, apply, score_color, source_color
+from analytics.charts.events import add_events
+from analytics.charts.theme import (
+    BOTTOM_LEGEND,
+    TRUTH_COLOR,
+    apply,
+    score_color,
+    source_color,
+)
 from analytics.core.topics import Topic
 
 
-def monthly_volume(monthly: pd.DataFrame) -> go.Figure:
-    """Stacked bars: documents per source per month."""
+def monthly_volume(monthly: pd.DataFrame, events: pd.DataFrame | None = None) -> go.Figure:
+    """Stacked bars: documents per source per month (a bar's customdata: month, source)."""
     fig = go.Figure()
     for source, rows in monthly.groupby("source", sort=True):
         fig.add_bar(x=rows["month"], y=rows["documents"], name=str(source),
                     marker_color=source_color(str(source)),
-                    hovertemplate="%{x|%b %Y}: %{y} documents")
-    fig.update_layout(barmode="stack", yaxis_title="documents", xaxis_title=None)
+                    customdata=[[str(m.date()), str(source)] for m in rows["month"]],
+                    hovertemplate="%{x|%b %Y}: %{y} documents (click to read them)")
+    fig.update_layout(barmode="stack", yaxis_title="documents", xaxis_title=None,
+                      legend=BOTTOM_LEGEND)
+    if events is not None and not events.empty and not monthly.empty:
+        add_events(fig, events, y=float(monthly.groupby("month")["documents"].sum().max()))
     return apply(fig, "Documents per source per month")
 
 
@@ -31,17 +42,19 @@ def score_distributions(scored: pd.DataFrame, topic: Topic) -> go.Figure:
                           marker_color=score_color(i - 1), name=score.label, showlegend=False,
                           hovertemplate="%{x}: %{y} documents")
         missing = 1 - len(values) / len(scored) if len(scored) else 0
-        fig.update_xaxes(range=[0, 10], title_text=f"0–10 · {missing:.0%} not addressed",
+        fig.update_xaxes(range=[0, 10], title_text=f"score · {missing:.0%} not addressed",
                          row=1, col=i)
     fig.update_yaxes(title_text="documents", row=1, col=1)
     return apply(fig, "Distribution of each score", height=320)
 
 
 def daily_means(daily: pd.DataFrame, topic: Topic, truth: pd.DataFrame | None = None,
-                smooth_days: int = 7) -> go.Figure:
-    """Per score: daily mean (dots, size ~ count), a rolling mean, and the demo truth."""
+                smooth_days: int = 7, events: pd.DataFrame | None = None) -> go.Figure:
+    """Per score: daily mean (dots, size ~ count; select them to read the documents), a
+    rolling mean, the demo truth, and the topic's events (click one for what changed)."""
     fig = make_subplots(rows=len(topic.scores), cols=1, shared_xaxes=True,
-                        vertical_spacing=0.06, subplot_titles=[s.label for s in topic.scores])
+                        vertical_spacing=0.07,
+                        subplot_titles=[f"{s.label} · {s.scale}" for s in topic.scores])
     for i, score in enumerate(topic.scores, start=1):
         rows = daily[daily["score"] == score.key].sort_values("day")
         color = score_color(i - 1)
@@ -49,7 +62,8 @@ def daily_means(daily: pd.DataFrame, topic: Topic, truth: pd.DataFrame | None = 
             x=rows["day"], y=rows["mean"], mode="markers", name=f"{score.label}: daily mean",
             marker=dict(color=color, size=(rows["count"].clip(upper=12) + 3).tolist(),
                         opacity=0.35),
-            customdata=rows["count"], hovertemplate="%{y:.2f} (n=%{customdata})",
+            customdata=rows["count"],
+            hovertemplate="%{x|%d %b %Y}: %{y:.2f} (n=%{customdata}; select to read them)",
             showlegend=False, row=i, col=1)
         smooth = _rolling(rows, smooth_days)
         fig.add_scatter(x=smooth.index, y=smooth.values, mode="lines",
@@ -62,8 +76,12 @@ def daily_means(daily: pd.DataFrame, topic: Topic, truth: pd.DataFrame | None = 
                             line=dict(color=TRUTH_COLOR, dash="dash", width=1.5),
                             name="demo truth (latent, news level)", showlegend=i == 1,
                             hovertemplate="truth %{y:.2f}", row=i, col=1)
-        fig.update_yaxes(range=[0, 10], title_text="0–10", row=i, col=1)
-    return apply(fig, "Daily mean of each score", height=260 * len(topic.scores) + 60)
+        fig.update_yaxes(range=[0, 10.4], title_text="score", row=i, col=1)
+    rows = list(range(1, len(topic.scores) + 1))
+    add_events(fig, events, y=10.1, rows=rows, label_row=1)
+    fig.update_layout(legend=BOTTOM_LEGEND, margin=dict(t=70, b=80))
+    fig.update_annotations(font_size=13)
+    return apply(fig, "Daily mean of each score", height=270 * len(topic.scores) + 110)
 
 
 def _rolling(rows: pd.DataFrame, days: int) -> pd.Series:

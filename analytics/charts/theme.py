@@ -8,6 +8,8 @@ import plotly.io as pio
 SOURCE_COLORS = {"news": "#1f77b4", "youtube": "#d62728", "reddit": "#ff7f0e", "all": "#444444"}
 SCORE_COLORS = ["#2a9d8f", "#6a4c93", "#e76f51", "#264653", "#8ab17d", "#b5838d"]
 TRUTH_COLOR = "#111111"
+# Below the plot: above it, a wrapped legend covers the title on narrow screens.
+BOTTOM_LEGEND = dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0)
 
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
 TEMPLATE.layout.update(

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics.charts.theme import TRUTH_COLOR, apply, source_color
+from analytics.charts.events import add_events
+from analytics.charts.theme import BOTTOM_LEGEND, TRUTH_COLOR, apply, source_color
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -23,12 +24,14 @@ def _band(fig: go.Figure, x: pd.Series, low: pd.Series, high: pd.Series, color: 
 
 def trend_figure(fit, daily: pd.DataFrame | None = None,
                  per_source: bool = False, truth: pd.DataFrame | None = None,
-                 title: str | None = None) -> go.Figure:
-    """Daily means (dot size ~ count), the posterior mean trend, its 94% HDI band and the
-    94% posterior predictive band (where single documents fall); pooled or per source.
+                 title: str | None = None, scale: str = "score 0–10",
+                 events: pd.DataFrame | None = None) -> go.Figure:
+    """Daily means (dot size ~ count; select them to read the documents), the posterior mean
+    trend, its 94% HDI band and the 94% posterior predictive band (where single documents
+    fall), pooled or per source; the topic's events and the turns the model found.
 
     ``daily``: day, [source,] mean, count (``queries.daily_scores``). ``truth``: day, value
-    (the demo's latent path at the news level; per source the demo's offsets are added)."""
+    (the demo's latent path at the news level). ``scale``: the y axis title."""
     fig = go.Figure()
     groups = list(fit.sources) if per_source else ["all"]
     for group in groups:
@@ -47,7 +50,7 @@ def trend_figure(fit, daily: pd.DataFrame | None = None,
                 marker=dict(color=color, opacity=0.35,
                             size=(points["count"].clip(upper=12) + 3).tolist()),
                 customdata=points["count"], name=f"daily mean ({label})",
-                hovertemplate="%{y:.2f} (n=%{customdata})")
+                hovertemplate="%{x|%d %b %Y}: %{y:.2f} (n=%{customdata}; select to read them)")
         fig.add_scatter(x=rows["day"], y=rows["mean"], mode="lines",
                         line=dict(color=color, width=3), name=f"trend ({label})",
                         hovertemplate="%{y:.2f}")
@@ -55,39 +58,44 @@ def trend_figure(fit, daily: pd.DataFrame | None = None,
         fig.add_scatter(x=truth["day"], y=truth["value"], mode="lines",
                         line=dict(color=TRUTH_COLOR, dash="dash", width=1.5),
                         name="demo truth (latent path, news level)", hovertemplate="%{y:.2f}")
-    _mark_changes(fig, fit)
-    fig.update_layout(yaxis=dict(range=[0, 10], title="score (0–10)"), xaxis_title=None)
-    return apply(fig, title or f"{fit.score}: trend with 94% credible band", height=430)
+    marks = [] if events is None else [events.assign(kind="topic")]
+    found = fit.detected_changes()
+    if not found.empty:
+        marks.append(pd.DataFrame({"date": found["date"], "kind": "found",
+                                   "label": [_found_label(e) for e in found.itertuples()]}))
+    if marks:
+        add_events(fig, pd.concat(marks, ignore_index=True), y=10.1)
+    fig.update_layout(yaxis=dict(range=[0, 10.4], title=scale), xaxis_title=None,
+                      legend=BOTTOM_LEGEND, margin=dict(b=90))
+    return apply(fig, title or f"{fit.score}: trend with 94% credible band", height=470)
 
 
-def _mark_changes(fig: go.Figure, fit) -> None:
-    for event in fit.detected_changes().itertuples():
-        fig.add_vline(x=event.date, line=dict(color="#555555", dash="dot", width=1))
-        fig.add_annotation(x=event.date, y=9.6, showarrow=False, textangle=-90,
-                           text=f"turned {event.direction}", font=dict(size=11))
+def _found_label(event) -> str:
+    what = "shock" if event.kind == "shock" else "turn"
+    return f"{what} {event.size:+.1f}"
 
 
-def slope_density(fit, title: str | None = None) -> go.Figure:
-    """Posterior density of the slope (points per year) with P(decline) written on it."""
-    draws = np.asarray(fit.slope_draws, float)
+def change_density(fit, title: str | None = None) -> go.Figure:
+    """Posterior density of the trend's change over the window (score points), with
+    P(decline) written on it."""
+    draws = np.asarray(fit.change_draws, float)
     grid, density = _kde(draws)
     fig = go.Figure()
     below = grid <= 0
     fig.add_scatter(x=grid, y=density, mode="lines", line=dict(color="#264653", width=2),
-                    name="posterior density", hovertemplate="%{x:.2f}/year")
+                    name="posterior density", hovertemplate="%{x:+.2f} points")
     if below.any():
         fig.add_scatter(x=grid[below], y=density[below], fill="tozeroy", mode="none",
-                        fillcolor=_rgba("#e76f51", 0.35), name="decline (slope < 0)",
-                        hoverinfo="skip")
+                        fillcolor=_rgba("#e76f51", 0.35), name="decline", hoverinfo="skip")
     fig.add_vline(x=0, line=dict(color="#888888", width=1))
-    slope = fit.slope()
+    change = fit.change()
     fig.add_annotation(x=0.98, y=0.95, xref="paper", yref="paper", showarrow=False,
                        align="right", font=dict(size=14),
-                       text=f"P(decline) = {fit.p_decline:.1%}<br>mean {slope['mean']:+.2f}/yr, "
-                            f"94% HDI [{slope['hdi_low']:+.2f}, {slope['hdi_high']:+.2f}]")
-    fig.update_layout(xaxis_title="slope (score points per year)", yaxis_title="density",
-                      hovermode="closest")
-    return apply(fig, title or "Posterior of the slope", height=320)
+                       text=f"P(decline) = {fit.p_decline:.1%}<br>{change['mean']:+.2f} points,"
+                            f" 94% HDI [{change['hdi_low']:+.2f}, {change['hdi_high']:+.2f}]")
+    fig.update_layout(xaxis_title=f"change from {fit.start} to {fit.end} (score points)",
+                      yaxis_title="density", hovermode="closest", showlegend=False)
+    return apply(fig, title or "How much the trend changed over the window", height=320)
 
 
 def _kde(draws: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -98,29 +106,6 @@ def _kde(draws: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
     z = (grid[:, None] - draws[None, :]) / bandwidth
     density = np.exp(-0.5 * z**2).sum(axis=1) / (draws.size * bandwidth * np.sqrt(2 * np.pi))
     return grid, density
-
-
-def changepoint_figure(fit, title: str | None = None) -> go.Figure:
-    """Where the trend changed: per candidate date, the posterior share of all slope change
-    (bars, coloured by direction) and the detected turns."""
-    table = fit.changepoints
-    fig = go.Figure()
-    colors = np.where(table["change_mean"] < 0, "#e76f51", "#2a9d8f")
-    fig.add_bar(x=table["date"], y=table["share"], marker_color=colors.tolist(),
-                customdata=np.stack([table["change_mean"], table["change_low"],
-                                     table["change_high"]], axis=1),
-                name="share of slope change",
-                hovertemplate="%{x|%d %b %Y}: %{y:.0%} of the change; slope change "
-                              "%{customdata[0]:+.1f}/yr [%{customdata[1]:+.1f}, "
-                              "%{customdata[2]:+.1f}]")
-    for event in fit.detected_changes().itertuples():
-        fig.add_annotation(x=event.date, y=float(table["share"].max()) * 1.08,
-                           text=f"{event.direction} ({event.p_direction:.0%})",
-                           showarrow=False, font=dict(size=11))
-    fig.update_layout(yaxis_title="posterior share of change", xaxis_title=None,
-                      hovermode="closest", yaxis_tickformat=".0%")
-    return apply(fig, title or "Where the trend changed (posterior over candidate dates)",
-                 height=300)
 
 
 def source_comparison(fits: dict, parameter: str = "source_intercept",

@@ -283,10 +283,6 @@ class TrendSettings(Section):
     per_source_slopes: bool = Field(
         default=False,
         description="Give each source its own (partially pooled) slope in trend fits.")
-    changepoint_spacing_days: float = Field(
-        default=12.0, gt=0,
-        description="Spacing in days of the candidate dates where the changepoint trend "
-        "form may change its slope (at most 40 per window); turns are dated to about this.")
     time_bins: int = Field(
         default=60, ge=2,
         description="At most this many time bins per window when documents are compressed "
@@ -295,6 +291,10 @@ class TrendSettings(Section):
         default=0.25, ge=0,
         description="Scores are rounded to this step before Student-t fits group equal "
         "values (0 = no rounding; exact for integer LLM scores).")
+    warm_up: bool = Field(
+        default=True,
+        description="Compile the straight-line model in a background thread when the "
+        "dashboard starts, so a first trend fit does not wait for the compiler.")
 
 
 class DynamicsSettings(Section):

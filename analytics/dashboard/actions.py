@@ -13,6 +13,7 @@ from analytics.core.errors import UserError
 from analytics.core.progress import Progress, ProgressCallback
 from analytics.core.settings import get_settings
 from analytics.core.topics import Topic
+from analytics.dashboard import loaders
 from analytics.store import session_scope
 
 log = logging.getLogger("analytics.dashboard")
@@ -46,17 +47,17 @@ def run_with_status(label: str, work: Callable[[ProgressCallback], Any],
                      "written; the run history and the server log have the details.")
             return None
         box.update(label=done(result), state="complete", expanded=False)
-    st.cache_data.clear()
+    loaders.forget_cached_reads()
     return result
 
 
-def refit_trends(topic: Topic, scores: list[str], form: str, sources: tuple[str, ...],
-                 start, end) -> Any | None:
+def fit_trends(topic: Topic, scores: list[str], forms: list[str], sources: tuple[str, ...],
+               start, end, force: bool = False) -> Any | None:
     from analytics.trends import refresh_trends
 
     return run_with_status("Fitting trends…", lambda progress: refresh_trends(
-        topic, get_settings(), scores=scores, forms=[form], sources=sources, start=start,
-        end=end, force=True, progress=progress), lambda fits: f"Fitted {len(fits)} trend(s)")
+        topic, get_settings(), scores=scores, forms=forms, sources=sources, start=start,
+        end=end, force=force, progress=progress), lambda fits: f"Fitted {len(fits)} trend(s)")
 
 
 def fit_dynamics(topic: Topic) -> Any | None:
@@ -98,7 +99,7 @@ def save_labels(topic: Topic, document_id: int, annotator: str, values: dict,
     except UserError as exc:
         st.error(str(exc))
         return False
-    st.success(f"Saved your labels of document {document_id}.")
+    st.toast(f"Saved your labels of document {document_id}.", icon="✅")
     return True
 
 
@@ -127,4 +128,26 @@ def import_labels(topic: Topic, raw: bytes, annotator: str | None) -> bool:
         return False
     st.success(f"Imported {result.stored} labels of {len(result.documents)} documents "
                f"({result.skipped_blank} blank rows skipped).")
+    return True
+
+
+def add_event(topic: Topic, day, label: str, author: str) -> bool:
+    """Store an analyst's dated event (drawn on every time chart from now on)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from analytics.store import Event
+
+    label = (label or "").strip()
+    if not label:
+        st.error("Say what happened: the event needs a label.")
+        return False
+    try:
+        with session_scope() as session:
+            session.add(Event(topic=topic.name, date=day, label=label,
+                              created_by=(author or "").strip() or None))
+    except IntegrityError:
+        st.error("That event is already recorded for this date.")
+        return False
+    loaders.forget_cached_reads()
+    st.success(f"Added {day}: {label}")
     return True

@@ -12,6 +12,12 @@ from analytics.core.settings import get_settings
 from analytics.core.topics import Topic, load_topic
 from analytics.store import queries, session_scope
 
+# Re-exported so pages import only the dashboard layer: frame helpers for data pages already
+# hold, and the search syntax help.
+from analytics.store.queries import daily_scores as daily_scores
+from analytics.store.queries import monthly_counts as monthly_counts
+from analytics.store.search import HELP as SEARCH_HELP  # noqa: F401
+
 TTL = 60
 
 
@@ -35,16 +41,48 @@ def load_status(topic: str) -> dict:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def load_documents(topic: str, sources: tuple[str, ...], start, end) -> pd.DataFrame:
+def outlets(topic: str) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.documents_frame(session, topic, sources, start, end)
+        return queries.outlet_counts(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_documents(topic: str, sources: tuple[str, ...], start, end,
+                   outlets: tuple[str, ...] = ()) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.documents_frame(session, topic, sources, start, end, outlets)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def load_scored(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
-                start, end) -> pd.DataFrame:
+                start, end, outlets: tuple[str, ...] = ()) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.scored_frame(session, topic, score_keys, sources, start, end)
+        return queries.scored_frame(session, topic, score_keys, sources, start, end,
+                                    outlets=outlets)
+
+
+def view_documents(view) -> pd.DataFrame:
+    return load_documents(view.topic.name, view.sources, view.start, view.end, view.outlets)
+
+
+def view_scored(view) -> pd.DataFrame:
+    return load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
+                       view.start, view.end, view.outlets)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def topic_events(topic_name: str) -> pd.DataFrame:
+    """The topic's dated events: from its YAML file and added by analysts."""
+    topic = load_topic(topic_name)
+    rows = [{"date": e.date, "label": e.label, "origin": "topic file", "id": None}
+            for e in topic.events]
+    with session_scope() as session:
+        stored = queries.stored_events(session, topic_name)
+    rows += [{"date": r.date, "label": r.label, "id": r.id,
+              "origin": f"added by {r.created_by or 'an analyst'}"}
+             for r in stored.itertuples()]
+    frame = pd.DataFrame(rows, columns=["date", "label", "origin", "id"])
+    return frame.sort_values("date").reset_index(drop=True)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -60,7 +98,8 @@ def load_document_detail(document_id: int) -> dict | None:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def search_ids(topic: str, text: str) -> set[int]:
+def search_ids(topic: str, text: str) -> dict[int, float]:
+    """Full-text matches of the topic: document id -> relevance."""
     with session_scope() as session:
         return queries.search_document_ids(session, topic, text)
 
@@ -68,14 +107,14 @@ def search_ids(topic: str, text: str) -> set[int]:
 # --- trends -----------------------------------------------------------------------------------
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def trend_fits(topic_name: str, scores: tuple[str, ...], form: str, sources: tuple[str, ...],
+def trend_view(topic_name: str, scores: tuple[str, ...], sources: tuple[str, ...],
                start, end) -> dict:
-    """Cached fits of a view (exact, stale or None); never samples."""
-    from analytics.trends import lookup_fits
+    """Both forms' cached fits per score and the data's choice; never fits."""
+    from analytics.trends import lookup_view
 
     topic = load_topic(topic_name)
     scored = load_scored(topic_name, tuple(topic.score_keys), sources, start, end)
-    return lookup_fits(topic, scored, scores, form, sources, start, end, get_settings())
+    return lookup_view(topic, scored, scores, sources, start, end, get_settings())
 
 
 # --- dynamics ---------------------------------------------------------------------------------
@@ -187,3 +226,22 @@ def sources_view(topic: Topic) -> dict:
     settings = get_settings()
     return {"sources": sources_frame(topic, settings), "quota": quota_today(settings),
             "runs": ingest_runs(settings, topic.name)}
+
+
+@st.cache_data(ttl=TTL, show_spinner="Comparing before and after…")
+def around(topic_name: str, sources: tuple[str, ...], outlets: tuple[str, ...],
+           day: dt.date, days: int):
+    """What changed around a date in the view (``trends.around``)."""
+    from analytics.trends.around import around as compute
+
+    topic = load_topic(topic_name)
+    with session_scope() as session:
+        scored = queries.scored_frame(session, topic_name, topic.score_keys, sources,
+                                      day - dt.timedelta(days=days),
+                                      day + dt.timedelta(days=days), outlets=outlets)
+    return compute(scored, day, topic.score_keys, days)
+
+
+def forget_cached_reads() -> None:
+    """After a write (a finished job, new labels): every page reads afresh."""
+    st.cache_data.clear()

@@ -29,3 +29,40 @@ def ensure_entrypoint() -> None:
     if main_script and Path(main_script).resolve() == ENTRYPOINT:
         runpy.run_path(str(ENTRYPOINT), run_name="__streamlit_entry__")
         st.stop()
+
+
+def narrow_sidebar() -> None:
+    """A narrower sidebar, so an 800-px window keeps most of its width for the charts.
+    (Our own constant CSS: no untrusted text reaches it.)"""
+    st.html("<style>section[data-testid='stSidebar'] {width: 15.5rem !important; "
+            "min-width: 15.5rem !important;}</style>")
+
+
+_warm_up_started = False
+
+
+def start_warm_up() -> None:
+    """Compile the straight-line trend model in the background once per server process,
+    so a first trend fit does not wait for the compiler."""
+    global _warm_up_started
+    from analytics.core.settings import get_settings
+
+    if _warm_up_started or not get_settings().trends.warm_up:
+        return
+    _warm_up_started = True
+    import threading
+
+    from analytics.trends import warm_up
+
+    threading.Thread(target=_quietly, args=(warm_up,), name="trend-warm-up",
+                     daemon=True).start()
+
+
+def _quietly(work) -> None:
+    import logging
+
+    try:
+        work()
+    except Exception:  # a failed warm-up only means the first fit compiles itself
+        logging.getLogger("analytics.dashboard").warning("trend warm-up failed",
+                                                         exc_info=True)

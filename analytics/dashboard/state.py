@@ -1,5 +1,10 @@
-"""The shared sidebar and the view it defines (topic, window, sources), mirrored in the URL
-so a link reopens the same view; the page preamble every page starts with."""
+"""The shared view (topic, period, sources, outlets): drawn once per run by app.py in the
+sidebar, so it persists across pages, and mirrored in the URL so a link reopens it.
+
+Pages call ``page_start`` (or ``current_view``); they never draw the filters themselves. An
+empty source selection is an explicit empty state; when the view changes, selections that
+belonged to the old view (the open document) are cleared.
+"""
 
 from __future__ import annotations
 
@@ -14,25 +19,54 @@ from analytics.core.views import SOURCES, WINDOWS, window_dates
 from analytics.dashboard import loaders
 from analytics.dashboard.navigation import ensure_entrypoint
 
+CUSTOM = "custom"
+WINDOW_LABELS = {"30d": "last 30 days", "90d": "last 90 days", "180d": "last 180 days",
+                 "1y": "last year", "all": "all dates", CUSTOM: "custom dates"}
+VIEW_KEY = "_view"
+DRAWN_KEY = "_view_drawn"
+
 
 @dataclass(frozen=True)
 class View:
-    """The shared filters of the sidebar."""
+    """The shared filters."""
 
     topic: Topic
-    window: str
+    window: str  # a WINDOWS key or "custom"
     start: dt.date | None
     end: dt.date | None
     sources: tuple[str, ...]
+    outlets: tuple[str, ...] = ()  # empty = every outlet
 
     @property
     def label(self) -> str:
         span = "all dates" if self.start is None else f"{self.start} → {self.end}"
-        return f"{self.topic.title} · {span} · {', '.join(self.sources)}"
+        outlets = f" · {len(self.outlets)} outlet(s)" if self.outlets else ""
+        return f"{self.topic.title} · {span} · {', '.join(self.sources) or 'no source'}{outlets}"
+
+    @property
+    def signature(self) -> tuple:
+        return (self.topic.name, self.start, self.end, self.sources, self.outlets)
+
+    def params(self) -> dict[str, str]:
+        """The view as URL query parameters."""
+        values = {"topic": self.topic.name, "window": self.window,
+                  "sources": ",".join(self.sources) or "none"}
+        if self.window == CUSTOM and self.start:
+            values.update({"from": str(self.start), "to": str(self.end)})
+        if self.outlets:
+            values["outlets"] = "|".join(self.outlets)
+        return values
 
 
-def _param(name: str, default: str) -> str:
+def _param(name: str, default: str = "") -> str:
     return st.query_params.get(name, default)
+
+
+def _date_param(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(_param(name))
+    except ValueError:
+        return None
 
 
 def _index(options: list[str], value: str) -> int:
@@ -40,43 +74,114 @@ def _index(options: list[str], value: str) -> int:
 
 
 def sidebar() -> View | None:
-    """Draw the shared filters; return None (after saying why) when no topic loads."""
+    """Draw the shared filters (app.py does, every run); None (after saying why) when the
+    topic cannot be loaded. The result is kept for the page of this run."""
     ensure_entrypoint()
     settings = get_settings()
     topics = available_topics(settings) or [settings.topic]
+    windows = [*WINDOWS, CUSTOM]
+    notices = []
     with st.sidebar:
-        st.markdown("### Filters")
-        topic_name = st.selectbox(
-            "Topic", topics, index=_index(topics, _param("topic", settings.topic)), key="topic")
-        window = st.selectbox("Window (ending at the newest document)", list(WINDOWS),
-                              index=_index(list(WINDOWS), _param("window", "all")), key="window")
-        chosen = [s for s in _param("sources", ",".join(SOURCES)).split(",") if s in SOURCES]
-        sources = st.multiselect("Sources", SOURCES, default=chosen or list(SOURCES),
-                                 key="sources")
-    st.query_params.update({"topic": topic_name, "window": window,
-                            "sources": ",".join(sources)})
-    try:
-        topic = load_topic(topic_name, settings)
-    except TopicError as exc:
-        st.error(f"{exc} Fix the topic file, then reload the page.")
-        return None
-    bounds = loaders.date_range(topic.name)
-    start, end = window_dates(window, bounds[1] if bounds else None)
-    return View(topic, window, start, end, tuple(sources) or SOURCES)
+        st.markdown("### View")
+        requested_topic = _param("topic", settings.topic)
+        if "topic" in st.query_params and requested_topic not in topics:
+            notices.append(f"Unknown topic '{requested_topic}' in the link: showing "
+                           f"'{topics[0]}'.")
+        topic_name = st.selectbox("Topic", topics, index=_index(topics, requested_topic),
+                                  key="topic")
+        window = st.selectbox("Period", windows, index=_index(windows, _param("window", "all")),
+                              format_func=WINDOW_LABELS.get, key="window",
+                              help="Windows end at the newest document of the topic.")
+        try:
+            topic = load_topic(topic_name, settings)
+        except TopicError as exc:
+            st.error(f"{exc} Fix the topic file, then reload the page.")
+            return None
+        start, end = _period(topic.name, window)
+        sources = _sources()
+        outlets = _outlets(topic.name)
+    for notice in notices:
+        st.toast(notice)
+    view = View(topic, window, start, end, tuple(sources), tuple(outlets))
+    _forget_stale_selections(view)
+    st.query_params.update(view.params())
+    for name in ("from", "to", "outlets"):
+        if name not in view.params() and name in st.query_params:
+            del st.query_params[name]
+    st.session_state[VIEW_KEY] = view
+    st.session_state[DRAWN_KEY] = True  # consumed by the page of this run
+    return view
+
+
+def _period(topic: str, window: str) -> tuple[dt.date | None, dt.date | None]:
+    bounds = loaders.date_range(topic)
+    if window != CUSTOM:
+        return window_dates(window, bounds[1] if bounds else None)
+    first, last = bounds or (dt.date.today(), dt.date.today())
+    default = (_date_param("from") or first, _date_param("to") or last)
+    chosen = st.date_input("From – to", default, min_value=first, max_value=last,
+                           key="date_range")
+    if isinstance(chosen, tuple) and len(chosen) == 2:
+        return chosen
+    return default
+
+
+def _sources() -> list[str]:
+    raw = _param("sources", ",".join(SOURCES))
+    chosen = [] if raw == "none" else [s for s in raw.split(",") if s in SOURCES]
+    return st.multiselect("Sources", SOURCES, default=chosen if raw else list(SOURCES),
+                          key="sources")
+
+
+def _outlets(topic: str) -> list[str]:
+    counts = loaders.outlets(topic)
+    if counts.empty:
+        return []
+    options = counts["outlet"].tolist()
+    label = {row.outlet: f"{row.outlet} ({row.source}, {row.documents})"
+             for row in counts.itertuples()}
+    wanted = [o for o in _param("outlets").split("|") if o in label]
+    return st.multiselect("Outlets", options, default=wanted, key="outlets",
+                          format_func=label.get, placeholder="All outlets",
+                          help="News sites, subreddits, YouTube channels and feeds.")
+
+
+def _forget_stale_selections(view: View) -> None:
+    previous = st.session_state.get("_view_signature")
+    if previous is not None and previous != view.signature:
+        for key in ("doc", "drill"):
+            if key in st.query_params:
+                del st.query_params[key]
+        for key in [k for k in st.session_state if str(k).startswith("select_")]:
+            del st.session_state[key]
+    st.session_state["_view_signature"] = view.signature
+
+
+def current_view() -> View | None:
+    """The view app.py drew in this run; a page run on its own (a deep link on a fresh
+    server, AppTest after its first run) draws the filters itself."""
+    if st.session_state.pop(DRAWN_KEY, False) and VIEW_KEY in st.session_state:
+        return st.session_state[VIEW_KEY]
+    view = sidebar()
+    st.session_state.pop(DRAWN_KEY, None)
+    return view
 
 
 def page_start(title: str, require: str = "documents",
                empty: str = "No documents for this topic yet.") -> tuple[View, dict]:
-    """Sidebar, title and demo banner; stops the page, saying what to run, when the topic
-    does not load or has no ``require`` (documents or scored documents). On an empty
-    database it starts (or shows) the demo preparation."""
-    view = sidebar()
+    """Title, demo banner and the page's view; stops the page, saying what to do, when the
+    topic does not load, no source is selected, or it has no ``require`` (documents or
+    scored documents). On an empty database it starts (or shows) the demo preparation."""
+    view = current_view()
     st.title(title)
     if view is None:
         st.stop()
     status = loaders.load_status(view.topic.name)
     preparing = demo_preparation_panel(view.topic, status)
     demo_banner(status)
+    if not view.sources:
+        st.warning("No source is selected: choose at least one source in the sidebar.")
+        st.stop()
     if status["counts"][require] == 0:
         if not preparing:
             empty_state(empty, "python -m analytics demo")
@@ -103,7 +208,7 @@ def demo_preparation_panel(topic: Topic, status: dict) -> bool:
                 st.error(f"Preparing the demo failed: {job.error} Run `python -m analytics "
                          "demo` in a terminal to see the details.")
             else:
-                st.cache_data.clear()
+                loaders.forget_cached_reads()
                 st.rerun(scope="app")
             return
         update = job.progress
@@ -114,7 +219,7 @@ def demo_preparation_panel(topic: Topic, status: dict) -> bool:
             st.progress(update.fraction)
         if update and update.done != st.session_state.get("_demo_seen"):
             st.session_state["_demo_seen"] = update.done
-            st.cache_data.clear()
+            loaders.forget_cached_reads()
             st.rerun(scope="app")
 
     panel()
@@ -131,3 +236,34 @@ def demo_banner(status: dict) -> None:
 def empty_state(what: str, command: str) -> None:
     """One sentence telling the user what to run when there is nothing to show."""
     st.warning(f"{what} Run `{command}` (or use the Sources page), then reload.")
+
+
+def go_to_documents(start: dt.date | None, end: dt.date | None, source: str | None = None,
+                    outlet: str | None = None) -> None:
+    """Open the Documents page on a period (and a source or outlet) of the current view."""
+    view = st.session_state.get(VIEW_KEY)
+    params = dict(view.params()) if view else {}
+    drill = [str(start or ""), str(end or ""), source or "", outlet or ""]
+    st.switch_page("pages/documents.py", query_params={**params, "drill": "~".join(drill)})
+
+
+def drill_down() -> dict | None:
+    """The period/source/outlet a chart click asked the Documents page for, if any."""
+    raw = _param("drill")
+    if not raw:
+        return None
+    parts = [*raw.split("~"), "", "", "", ""][:4]
+    try:
+        start = dt.date.fromisoformat(parts[0]) if parts[0] else None
+        end = dt.date.fromisoformat(parts[1]) if parts[1] else None
+    except ValueError:
+        st.toast("The link's period was not a date range; showing the whole view.")
+        return None
+    return {"start": start, "end": end, "source": parts[2] or None, "outlet": parts[3] or None}
+
+
+def go_to_event(day: dt.date, label: str = "") -> None:
+    view = st.session_state.get(VIEW_KEY)
+    params = dict(view.params()) if view else {}
+    st.switch_page("pages/event.py", query_params={**params, "date": str(day),
+                                                   **({"label": label} if label else {})})

@@ -13,17 +13,39 @@ def documents_table(documents: pd.DataFrame, scored: pd.DataFrame,
     table = documents.merge(scored[["id", *keys]], on="id", how="left")
     table = table[table["duplicate_of"].isna()]
     table = table.assign(url=table["url"].map(safe_url))
-    columns = ["published_at", "source", "title", *keys, "n_comments", "url", "id"]
+    columns = ["published_at", "source", "outlet", "title", *keys, "n_comments", "lang",
+               "url", "id"]
     return table[columns].sort_values("published_at", ascending=False).reset_index(drop=True)
 
 
-def filter_documents(table: pd.DataFrame, matching_ids: set[int] | None,
+NOT_ADDRESSED = "not addressed"
+
+
+def scores_as_text(table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Score cells as text for display: one decimal, or "not addressed" (st.dataframe
+    would print "None"). Width-4 numbers (" 5.3", "10.0") still sort in numeric order."""
+    return table.assign(**{key: table[key].map(
+        lambda v: NOT_ADDRESSED if pd.isna(v) else f"{v:4.1f}") for key in keys})
+
+
+def filter_documents(table: pd.DataFrame, matches: dict[int, float] | None,
                      ranges: dict[str, tuple[float, float]], require_all: bool) -> pd.DataFrame:
-    """Text-search hits (None = no search), then score ranges; a narrowed range drops
-    documents without that score."""
-    if matching_ids is not None:
-        table = table[table["id"].isin(matching_ids)]
+    """Search matches (id -> relevance; None = no search: best matches first), then score
+    ranges; a narrowed range drops documents without that score."""
+    if matches is not None:
+        table = table[table["id"].isin(matches)]
+        table = table.assign(_rank=table["id"].map(matches)).sort_values(
+            "_rank", ascending=False).drop(columns="_rank")
     for key, (low, high) in ranges.items():
         if require_all or (low, high) != (0.0, 10.0):
             table = table[table[key].between(low, high)]
     return table
+
+
+def score_columns(topic) -> dict:
+    """Column settings for score columns: the score's label, with its scale as help."""
+    import streamlit as st
+
+    return {s.key: st.column_config.Column(s.label, help=f"{s.scale}; empty or 'not "
+                                           "addressed' = the document does not address it")
+            for s in topic.scores}

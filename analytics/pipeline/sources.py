@@ -68,6 +68,30 @@ def ingestion_job(topic: Topic, settings: Settings) -> BackgroundJob | None:
     return current_job(f"ingest:{topic.name}:{settings.database_url}")
 
 
+def scoring_estimate(topic: Topic, settings: Settings):
+    """What scoring the pending documents would do (calls and cost for paid backends)."""
+    from analytics.score.pipeline import estimate_run
+
+    return estimate_run(topic, settings=settings)
+
+
+def start_scoring(topic: Topic, settings: Settings) -> BackgroundJob:
+    """Score the topic's pending documents in the background (resumable, cached)."""
+    from analytics.score.pipeline import score_topic
+
+    def target(job: BackgroundJob) -> str:
+        result = score_topic(topic, settings=settings, progress=job.report)
+        summary = (f"{result.scored} scored, {result.cached} from cache, {result.failed} "
+                   f"failed, ${result.cost_usd:.4f}")
+        return summary + (f" — stopped: {result.stopped}" if result.stopped else "")
+
+    return start_job(f"score:{topic.name}:{settings.database_url}", target)
+
+
+def scoring_job(topic: Topic, settings: Settings) -> BackgroundJob | None:
+    return current_job(f"score:{topic.name}:{settings.database_url}")
+
+
 class IngestionFailed(UserError):
     """At least one provider failed; the message lists them with their reasons."""
 

@@ -1,6 +1,8 @@
 """Settings: every setting typed, documented and overridable by its flat variable name;
 secrets hidden; topics validated with messages that name the file, line and field."""
 
+import re
+
 import pytest
 
 from analytics.core.settings import Settings, flat_settings, secrets_values
@@ -14,6 +16,9 @@ def test_every_setting_is_documented():
     text = DOCS.read_text()
     missing = [s.env for s in flat_settings() if f"`{s.env}`" not in text]
     assert not missing, f"settings missing from docs/CONFIGURATION.md: {missing}"
+    known = {s.env for s in flat_settings()}
+    stale = set(re.findall(r"`(ANALYTICS_[A-Z0-9_]+)`", text)) - known
+    assert not stale, f"docs/CONFIGURATION.md lists settings that no longer exist: {stale}"
 
 
 def test_every_setting_has_help_text_and_one_variable():

@@ -79,12 +79,20 @@ def wait_for_app(page, timeout_ms: int = 60000) -> None:
     # st.navigation titles ("Overview") mean the entry script has run.
     nav = page.get_by_test_id("stSidebarNav").get_by_text("Overview", exact=True)
     nav.wait_for(timeout=timeout_ms)
+    # The running indicator appears only some time after a run starts, so "not running" must
+    # hold for a while (1.5 s) before the run counts as finished.
     page.wait_for_function(
         """() => {
-            const running = document.querySelector('[data-testid="stStatusWidget"]');
+            const busy = document.querySelector(
+                '[data-testid="stStatusWidget"], [data-testid="stAppSkeleton"]');
             const main = document.querySelector('[data-testid="stMain"]');
-            return !running && main && main.innerText.trim().length > 20;
+            if (busy || !main || main.innerText.trim().length <= 20) {
+                window.__idleSince = null;
+                return false;
+            }
+            window.__idleSince = window.__idleSince || Date.now();
+            return Date.now() - window.__idleSince > 1500;
         }""",
         timeout=timeout_ms,
+        polling=200,
     )
-    page.wait_for_timeout(500)

@@ -1,0 +1,50 @@
+"""Dated events on time charts: a labelled line per event and a clickable marker.
+
+Figures receive the events as a frame (``date``, ``label``, optional ``kind``: "topic" for
+the topic's and analysts' events, "found" for turns the trend model found). The markers are
+one scatter trace named ``EVENT_TRACE`` whose points carry the date, so a page can open the
+event view when one is selected.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+EVENT_TRACE = "events (click for what changed)"
+FOUND_TRACE = "turns found in the data"
+STYLE = {"topic": dict(color="#7a4f9a", dash="dot"), "found": dict(color="#555555", dash="dash")}
+
+
+def add_events(fig: go.Figure, events: pd.DataFrame | None, y: float = 9.7,
+               rows: list[int] | None = None, label_row: int | None = None) -> go.Figure:
+    """Lines at each event (on every subplot row given) and one marker per event on top;
+    labels are written on ``label_row`` (default: the first row)."""
+    if events is None or events.empty:
+        return fig
+    events = events.assign(kind=events.get("kind", "topic"))
+    rows = rows or [None]
+    label_row = label_row if label_row is not None else rows[0]
+    for kind, group in events.groupby("kind", sort=False):
+        dates = pd.to_datetime(group["date"])
+        for row in rows:
+            for day in dates:
+                line = dict(x=day, line=dict(width=1, **STYLE.get(kind, STYLE["topic"])))
+                fig.add_vline(**line, **({"row": row, "col": 1} if row else {}))
+        trace = go.Scatter(
+            x=dates, y=[y] * len(group), mode="markers+text",
+            marker=dict(symbol="triangle-down", size=13, color=STYLE[kind]["color"]),
+            text=[_short(label) for label in group["label"]], textposition="bottom right",
+            textfont=dict(size=11, color=STYLE[kind]["color"]),
+            customdata=[str(d.date()) for d in dates], hovertext=list(group["label"]),
+            hovertemplate="%{x|%d %b %Y}: %{hovertext}<extra></extra>",
+            name=EVENT_TRACE if kind == "topic" else FOUND_TRACE, showlegend=True)
+        if label_row:
+            fig.add_trace(trace, row=label_row, col=1)
+        else:
+            fig.add_trace(trace)
+    return fig
+
+
+def _short(label: str, limit: int = 28) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"

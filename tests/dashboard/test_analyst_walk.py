@@ -1,0 +1,95 @@
+"""The analyst's weekly question, in a real browser on the demo: "did NATO-unity opinion drop
+after the February event, and in which outlets?" — Overview → click the event marker → the
+event view names the outlets that moved (the demo's truth says which, and which way) →
+click through to that period's documents. Every step must exist for the test to pass."""
+
+import datetime as dt
+import re
+import sqlite3
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from analytics.charts.events import EVENT_TRACE
+from analytics.core.settings import Settings
+from analytics.ingest.providers.demo import OUTLETS
+from tests.conftest import copy_database
+from tests.support.browser import chromium_page, streamlit_server, wait_for_app
+
+FEBRUARY_EVENT = dt.date(2026, 2, 14)
+RESPONSE = {o.name: o.response for outlets in OUTLETS.values() for o in outlets}
+
+
+@pytest.fixture(scope="module")
+def server(corpus_files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("walk")
+    database = copy_database(corpus_files(Settings().demo_documents), folder / "demo.db")
+    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{database}",
+           "ANALYTICS_DATA_DIR": str(folder / "data"), "ANALYTICS_DEMO_AUTOSTART": "false",
+           "ANALYTICS_TREND_WARM_UP": "false"}
+    with streamlit_server(env) as base:
+        yield base, database
+
+
+def documents_between(database, first: str, last: str) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM documents WHERE date(published_at) BETWEEN ? AND ?",
+            (first, last)).fetchone()[0]
+
+
+def click_event_marker(page, day: dt.date) -> None:
+    """Click the marker of the event on ``day`` in the first chart that has event markers."""
+    box = page.evaluate(
+        """([name, day]) => {
+            for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+                const index = plot.data.findIndex(t => t.name === name);
+                if (index < 0) continue;
+                const k = plot.data[index].customdata.indexOf(day);
+                const trace = plot.querySelectorAll('.scatterlayer .trace')[index];
+                const point = trace.querySelectorAll('path.point')[k];
+                const r = point.getBoundingClientRect();
+                return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+            }
+            return null;
+        }""", [EVENT_TRACE, str(day)])
+    assert box is not None, "no event marker on the Overview charts"
+    page.mouse.click(box["x"], box["y"])
+
+
+def test_overview_event_marker_to_outlets_to_documents(server):
+    server, database = server
+    with chromium_page() as page:
+        page.set_viewport_size({"width": 1440, "height": 1800})
+        page.goto(server)
+        wait_for_app(page)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60000)
+
+        # 1. The February event marker on the daily-score chart opens the event view.
+        click_event_marker(page, FEBRUARY_EVENT)
+        page.wait_for_url(re.compile(r"/event\?"), timeout=60000)
+        wait_for_app(page)
+        assert parse_qs(urlsplit(page.url).query)["date"] == [str(FEBRUARY_EVENT)]
+
+        # 2. It names the outlets that moved on unity: the demo's responsive ones, falling.
+        page.get_by_test_id("stRadio").get_by_text("NATO unity", exact=True).click()
+        wait_for_app(page)
+        main = page.get_by_test_id("stMain")
+        sentence = main.get_by_text("Moved in the direction of the overall change").inner_text()
+        moved = dict(re.findall(r"([^,:]+?) \(([+−-]\d+\.\d+)\)", sentence.split(":", 1)[1]))
+        moved = {name.strip(): float(change.replace("−", "-")) for name, change in
+                 moved.items()}
+        assert len(moved) >= 2, sentence
+        assert all(change < 0 for change in moved.values()), moved
+        assert all(RESPONSE[name] >= 1.0 for name in moved), moved
+
+        # 3. One click reads the documents of that period.
+        page.get_by_role("button", name=re.compile(r"^Read all documents of 14 Feb")).click()
+        page.wait_for_url(re.compile(r"/documents\?"), timeout=60000)
+        wait_for_app(page)
+        drill = parse_qs(urlsplit(page.url).query)["drill"][0].split("~")
+        assert drill[:2] == ["2026-02-14", "2026-02-27"]
+        assert main.get_by_text("Opened from a chart: 14 Feb 2026 – 27 Feb 2026").count()
+        assert main.get_by_text(f"{documents_between(database, '2026-02-14', '2026-02-27'):,} "
+                                "documents ·").count()
+        assert page.locator('[data-testid="stException"]').count() == 0
