@@ -79,9 +79,8 @@ for key in chosen:
     cols[1].metric("P(decline)", f"{fit.p_decline:.0%}",
                    help="Posterior probability that the trend ends the window lower than it "
                         "started.")
-    slope = fit.slope().get("mean")
-    if fit.window_days >= 300 and slope is not None:
-        cols[2].metric("Underlying trend", f"{slope:+.2f} / year",
+    if line.slope is not None:  # windows of most of a year only
+        cols[2].metric("Underlying trend", f"{line.slope:+.2f} / year",
                        help="Slope of the trend without the dated events' effects.")
     else:
         cols[2].metric("Documents", f"{fit.n_documents:,}")

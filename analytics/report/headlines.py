@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from analytics.core.topics import ScoreDefinition
 
 MAX_EVENTS_NAMED = 3
+MIN_DAYS_FOR_YEARLY_RATE = 300
 
 
 @dataclass
@@ -47,8 +48,10 @@ def headline(score: ScoreDefinition, fit, agreement: str = "",
     sentence = (f"{score.label}: {way} — {change['mean']:+.1f} points from {span} "
                 f"(94% HDI {change['hdi_low']:+.1f} to {change['hdi_high']:+.1f}); "
                 f"P(decline) = {fit.p_decline:.0%}.")
-    slope = fit.slope().get("mean")
-    if slope is not None and fit.window_days >= 300:
+    # A yearly rate is only stated for windows of most of a year; shorter windows report
+    # the change over the window, never an extrapolation.
+    slope = fit.slope().get("mean") if fit.window_days >= MIN_DAYS_FOR_YEARLY_RATE else None
+    if slope is not None:
         sentence += f" Underlying trend {slope:+.2f} points per year."
     events = fit.detected_changes()
     if not events.empty:
