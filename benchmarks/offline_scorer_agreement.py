@@ -6,6 +6,7 @@ masked by a placeholder, scored 0-10 (null -> 5), neutral band 4-6. Reports macr
 negative/neutral/positive and Spearman with the human label. Last line: JSON.
 
 Usage: .venv/bin/python benchmarks/offline_scorer_agreement.py [--limit N] [--seed S]
+       [--code DIR (score with the analytics package in DIR, e.g. the code before a change)]
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "newsmtsc" / "train.jsonl"
+# ../shared/data next to the project (or next to a folder above it, for a worktree)
+SHARED = next((p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
+DATA = SHARED / "newsmtsc" / "train.jsonl"
 LABELS = {2.0: 0, 4.0: 1, 6.0: 2}  # negative, neutral, positive
 
 
@@ -83,7 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=None, help="sample this many targets")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--code", type=Path, default=None,
+                        help="import the analytics package from this folder")
     args = parser.parse_args()
+    sys.path.insert(0, str(args.code.resolve() if args.code else ROOT))
     if not DATA.is_file():
         sys.exit(f"NewsMTSC not found at {DATA}")
     rows = load_targets(args.limit, args.seed)
@@ -105,6 +111,9 @@ def main() -> None:
         "vader_s": round(vader_s, 1),
         "offline_s": round(offline_s, 1),
     }
+    import analytics
+
+    print(f"code: {Path(analytics.__file__).parents[1]}")
     print(f"label shares: {np.bincount(truth, minlength=3) / len(truth)}")
     print(json.dumps(result))
 
