@@ -216,6 +216,11 @@ class ScoreSettings(Section):
     embedding_model: str = Field(
         default="all-MiniLM-L6-v2",
         description="Sentence embedding model used for retrieval (packaged offline MiniLM).")
+    embedding_threads: int = Field(
+        default=0, ge=0,
+        description="Cores the packaged MiniLM encoder uses: that many single-threaded "
+        "workers, each encoding length-sorted batches of 16 (0 = one per usable core, at "
+        "most 8).")
     chunk_size: int = Field(
         default=600, ge=50, description="Target chunk length in characters when splitting "
         "texts.")
