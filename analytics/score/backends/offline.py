@@ -56,6 +56,9 @@ class _Sentence:
 class OfflineBackend:
     name = "offline"
     label = "offline scorer (MiniLM embeddings + VADER lexicon, no LLM)"
+    # documents per batch (and transaction): the sentences of a batch are embedded in one
+    # call, sorted by length, so bigger batches pad less and keep every core busy longer
+    documents_per_batch = 256
 
     def __init__(self, settings: Settings, parameters: OfflineParameters | None = None):
         self.settings = settings
@@ -87,15 +90,21 @@ class OfflineBackend:
 
     def prototypes(self, topic: Topic) -> _Prototypes:
         if topic.name not in self._prototypes:
-            embed = get_embedder().encode
-            high = [embed(self._anchor_texts(s, True)) for s in topic.scores]
-            low = [embed(self._anchor_texts(s, False)) for s in topic.scores]
-            questions = embed([s.question for s in topic.scores])
+            groups = [self._anchor_texts(s, True) for s in topic.scores]
+            groups += [self._anchor_texts(s, False) for s in topic.scores]
+            groups += [[s.question for s in topic.scores], [", ".join(topic.keywords), topic.title]]
+            vectors = get_embedder().encode([t for group in groups for t in group])  # one call
+            sliced, offset = [], 0
+            for group in groups:
+                sliced.append(vectors[offset:offset + len(group)])
+                offset += len(group)
+            n = len(topic.scores)
+            high, low, (questions, topic_texts) = sliced[:n], sliced[n:2 * n], sliced[2 * n:]
             relevance = np.stack([
                 _normalise(q + h.mean(0) + lo.mean(0))
                 for q, h, lo in zip(questions, high, low, strict=True)
             ])
-            topic_vector = _normalise(embed([", ".join(topic.keywords), topic.title]).mean(0))
+            topic_vector = _normalise(topic_texts.mean(0))
             self._prototypes[topic.name] = _Prototypes(relevance, high, low, topic_vector)
         return self._prototypes[topic.name]
 
