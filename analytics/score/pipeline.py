@@ -8,16 +8,23 @@ Backends with an async ``ascore`` (the openai backend) are driven by ``_score_as
 calls stay in flight across batch boundaries (up to the backend's concurrency), finished
 results are committed every ``batch_size`` documents, a run budget stops new calls
 cleanly, and an ``LLMAbort`` (bad key, unreachable endpoint) keeps what was finished.
-The run is one ``runs`` row (``store.runs.recorded_run``) whose counts include the
-throughput; progress is reported with rate and ETA.
+Synchronous backends (offline) are driven by ``_score_sync``: the backend scores batch k
+in a helper thread while this thread stores batch k-1 and loads batch k+1, so the model
+never waits for the database.
+
+The run is one ``runs`` row (``store.runs.recorded_run``) whose counts carry the throughput
+(documents/s and the ETA) after every committed batch; progress callbacks get the same
+rate and ETA, always on the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from analytics import __version__
@@ -47,14 +54,18 @@ class ScoreRunResult:
     cost_usd: float = 0.0
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run ended early (budget), if it did
+    total: int = 0  # pending documents when the run started
+    done: int = 0  # documents handled so far (stored, cached, failed or deferred)
     docs_per_s: float | None = None
+    eta_s: float | None = None  # seconds left at that rate
 
     def counts(self) -> dict:
         return {
             "scored": self.scored, "cached": self.cached, "failed": self.failed,
             "deferred": self.deferred, "skipped_duplicates": self.skipped_duplicates,
             "calls": self.calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-            "cost_usd": round(self.cost_usd, 6), "docs_per_s": self.docs_per_s,
+            "cost_usd": round(self.cost_usd, 6), "done": self.done, "total": self.total,
+            "docs_per_s": self.docs_per_s, "eta_s": self.eta_s,
         }
 
 
@@ -128,15 +139,23 @@ def _copy_cached(doc: PreparedDocument, cached: Analysis, run_id: int) -> Analys
     )
 
 
-def _store_chunks(session: Session, doc: PreparedDocument) -> None:
-    existing = set(session.scalars(select(Chunk.idx).where(Chunk.document_id == doc.document_id)))
-    for passage in doc.passages:
-        if passage.idx in existing:
-            continue
-        vector = doc.embeddings[passage.idx] if doc.embeddings is not None else None
-        session.add(Chunk(document_id=doc.document_id, idx=passage.idx, kind=passage.kind,
-                          text=passage.text,
-                          embedding=to_bytes(vector) if vector is not None else None))
+def _store_chunks(session: Session, docs: list[PreparedDocument]) -> None:
+    """The passages (with their embeddings) of a batch: one query, one bulk insert."""
+    if not docs:
+        return
+    existing = set(session.execute(
+        select(Chunk.document_id, Chunk.idx)
+        .where(Chunk.document_id.in_([doc.document_id for doc in docs]))).tuples())
+    rows = [
+        {"document_id": doc.document_id, "idx": passage.idx, "kind": passage.kind,
+         "text": passage.text,
+         "embedding": to_bytes(doc.embeddings[passage.idx]) if doc.embeddings is not None
+         else None}
+        for doc in docs for passage in doc.passages
+        if (doc.document_id, passage.idx) not in existing
+    ]
+    if rows:
+        session.execute(insert(Chunk), rows)
 
 
 def _load_fresh(ids: list[int], backend: ScoringBackend, prompt_hash: str, settings: Settings,
@@ -165,11 +184,12 @@ def _store_outcomes(pairs: list[tuple[PreparedDocument, ScoringOutcome]], topic:
         result.tokens_out += outcome.tokens_out
         result.cost_usd += outcome.cost_usd
     with session_scope(database_url) as session:
+        scored = []
         for doc, outcome in pairs:
             if outcome.result is not None:
                 outcome.result.check_keys(topic.score_keys)
                 stored["scored"] += 1
-                _store_chunks(session, doc)
+                scored.append(doc)
             elif outcome.transient:
                 stored["deferred"] += 1
                 errors.append(f"document {doc.document_id} (retry later): {outcome.error}")
@@ -178,23 +198,55 @@ def _store_outcomes(pairs: list[tuple[PreparedDocument, ScoringOutcome]], topic:
                 stored["failed"] += 1
                 errors.append(f"document {doc.document_id}: {outcome.error}")
             session.add(_analysis_row(doc, outcome, topic, backend, prompt_hash, result.run_id))
+        _store_chunks(session, scored)
     result.scored += stored["scored"]
     result.failed += stored["failed"]
     result.deferred += stored["deferred"]
     result.errors += errors
 
 
-def _score_batch(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_hash: str,
-                 settings: Settings, result: ScoreRunResult, database_url: str | None) -> None:
-    fresh = _load_fresh(ids, backend, prompt_hash, settings, result, database_url)
-    outcomes = backend.score_batch(fresh, topic) if fresh else []
-    _store_outcomes(list(zip(fresh, outcomes, strict=True)), topic, backend, prompt_hash,
-                    result, database_url)
+def _score_sync(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_hash: str,
+                settings: Settings, result: ScoreRunResult, batch_size: int,
+                report: Callable[[int], None], database_url: str | None) -> None:
+    """Batch by batch, with the database work off the model's path: one helper thread runs
+    ``backend.score_batch`` on batch k while this thread stores batch k-1 (one transaction),
+    reports it, and loads (splits, answers from the cache) batch k+1, which then waits in
+    the helper's queue. Progress and the run row are written here, as each batch commits.
+
+    Batch k+1's cache lookup runs before batch k is stored, so two pending originals with
+    the same scoring hash in adjacent batches are both scored (as two in one batch always
+    were); exact copies are linked as duplicates when ingested, so this is rare. On an
+    interruption the stored batches are kept and the batch being scored is dropped (the
+    process ends once the helper has finished it)."""
+    batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+    if not batches:
+        return
+    model = ThreadPoolExecutor(1, thread_name_prefix="score-model")
+
+    def start(batch: list[int]) -> tuple[int, list[PreparedDocument], Future | None]:
+        fresh = _load_fresh(batch, backend, prompt_hash, settings, result, database_url)
+        scoring = model.submit(backend.score_batch, fresh, topic) if fresh else None
+        return len(batch), fresh, scoring
+
+    try:
+        current = start(batches[0])
+        for k in range(1, len(batches) + 1):
+            following = start(batches[k]) if k < len(batches) else None
+            size, fresh, scoring = current
+            outcomes = scoring.result() if scoring is not None else []
+            _store_outcomes(list(zip(fresh, outcomes, strict=True)), topic, backend,
+                            prompt_hash, result, database_url)
+            report(size)
+            current = following
+    except BaseException:
+        model.shutdown(wait=False, cancel_futures=True)
+        raise
+    model.shutdown()
 
 
 async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
                        settings: Settings, result: ScoreRunResult, batch_size: int,
-                       budget_usd: float | None, meter: ProgressMeter,
+                       budget_usd: float | None, report: Callable[[int], None],
                        database_url: str | None) -> None:
     """Keep up to the backend's concurrency in flight; commit results as they complete."""
     budget = Budget(budget_usd)
@@ -209,7 +261,7 @@ async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
         if pairs:
             await asyncio.to_thread(_store_outcomes, pairs, topic, backend, prompt_hash, result,
                                     database_url)
-            meter.advance(len(pairs))
+            report(len(pairs))
 
     async def one(doc: PreparedDocument) -> tuple[PreparedDocument, ScoringOutcome]:
         return doc, await backend.ascore(doc, topic, budget)
@@ -223,7 +275,7 @@ async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
                     fresh = await asyncio.to_thread(_load_fresh, batch, backend, prompt_hash,
                                                     settings, result, database_url)
                     if result.cached > cached_before:
-                        meter.advance(result.cached - cached_before)
+                        report(result.cached - cached_before)
                     await asyncio.to_thread(backend.prepare, fresh, topic)
                     in_flight |= {asyncio.create_task(one(doc)) for doc in fresh}
                     continue
@@ -265,12 +317,15 @@ def spread_order(ids: list[int]) -> list[int]:
 
 
 def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name: str | None = None,
-                limit: int | None = None, batch_size: int = 64,
+                limit: int | None = None, batch_size: int | None = None,
                 progress: ProgressCallback | None = None,
                 database_url: str | None = None, budget_usd: float | None = None,
                 order: str = "published") -> ScoreRunResult:
     """Score every pending document of the topic. Safe to interrupt and re-run.
 
+    ``batch_size`` (documents per batch and transaction) defaults to the backend's
+    ``documents_per_batch`` (offline: 256), else 64. ``progress`` gets documents done, the
+    rate and an ETA after each committed batch; the run row's counts carry the same.
     ``budget_usd`` (default: the ``score.budget_usd`` setting) caps the run's cost for paid
     backends; the run then ends with status 'stopped'. Raises ``LLMAbort`` when the
     endpoint refuses the key or cannot be reached (finished work is kept). ``order``
@@ -280,6 +335,7 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
     backend = get_backend(settings, backend_name)
     prompt_hash = backend.config_hash(topic)
     is_async = hasattr(backend, "ascore")
+    batch_size = batch_size or getattr(backend, "documents_per_batch", 64)
     budget_usd = budget_usd if budget_usd is not None else settings.score.budget_usd
     if is_async and budget_usd is not None and not backend.price_known():
         raise BudgetPriceUnknown(
@@ -295,23 +351,31 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                   "settings": _scoring_settings(settings, backend.name)}
     with recorded_run("score", topic.name, backend.name, parameters,
                       database_url=database_url) as run:
-        result = ScoreRunResult(run_id=run.id)
-        meter = ProgressMeter(progress, "score", total=len(ids), unit="doc")
+        result = ScoreRunResult(run_id=run.id, total=len(ids))
+        meter = ProgressMeter(None, "score", total=len(ids), unit="doc")
+
+        def report(documents: int) -> None:
+            """After a commit: the run row, then the progress bar, get done, rate and ETA."""
+            update = meter.advance(documents)
+            result.done = int(update.done)
+            result.docs_per_s = _rounded(update.rate)
+            result.eta_s = round(update.eta_s, 1) if update.eta_s is not None else None
+            run.counts = result.counts()
+            run.save_progress()
+            if progress:
+                progress(update)
+
         try:
             if is_async and ids:
                 asyncio.run(_score_async(ids, topic, backend, prompt_hash, settings, result,
-                                         batch_size, budget_usd, meter, database_url))
+                                         batch_size, budget_usd, report, database_url))
             else:
-                for start in range(0, len(ids), batch_size):
-                    batch = ids[start:start + batch_size]
-                    _score_batch(batch, topic, backend, prompt_hash, settings, result,
-                                 database_url)
-                    meter.advance(len(batch))
-                    result.docs_per_s = _rounded(meter.rate)
-                    run.counts = result.counts()
-                    run.save_progress()
+                _score_sync(ids, topic, backend, prompt_hash, settings, result, batch_size,
+                            report, database_url)
         finally:
             result.docs_per_s = _rounded(meter.rate)
+            if result.done >= result.total:
+                result.eta_s = 0.0
             run.counts = result.counts()
         if result.stopped:
             run.stop(result.stopped)
