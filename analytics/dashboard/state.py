@@ -198,6 +198,12 @@ def demo_preparation_panel(topic: Topic, status: dict) -> bool:
     job = demo_preparation(topic, settings)
     if job is None and settings.demo_autostart and status["database_empty"]:
         job = start_demo_preparation(topic, settings)
+    if job is not None and job.done and job.ok and status["database_empty"] \
+            and not st.session_state.get("_demo_reread"):
+        # This status was cached before the job finished (another session watched it).
+        st.session_state["_demo_reread"] = True
+        loaders.forget_cached_reads()
+        st.rerun()
     if job is None or (job.done and job.ok):
         return False
 

@@ -43,7 +43,8 @@ def test_hostile_title_and_comment_render_as_text(hostile_env, page):
     with streamlit_server(env) as base:
         page.goto(f"{base}/documents?doc=1")
         wait_for_app(page)
-        page.wait_for_selector("text=Comments", timeout=30000)
+        page.get_by_test_id("stMain").locator("strong", has_text="Comments").wait_for(
+            timeout=30000)
         page.wait_for_timeout(1500)
         assert page.locator('img[src="x"]').count() == 0
         scripts = page.locator("script").all_inner_texts()

@@ -72,8 +72,9 @@ def chromium_page():
             browser.close()
 
 
-def wait_for_app(page, timeout_ms: int = 60000) -> None:
-    """Wait until the script run has finished and the main block has content."""
+def wait_for_app(page, timeout_ms: int = 60000) -> float:
+    """Wait until the script run has finished and the main block has content; returns when
+    (epoch seconds, browser clock) the app became idle."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
     # Until app.py has run, Streamlit shows its automatic pages/ list (file names); our
     # st.navigation titles ("Overview") mean the entry script has run.
@@ -96,3 +97,4 @@ def wait_for_app(page, timeout_ms: int = 60000) -> None:
         timeout=timeout_ms,
         polling=200,
     )
+    return page.evaluate("() => window.__idleSince") / 1000
