@@ -71,12 +71,14 @@ def test_shared_url_restores_filters(corpus_files, page, tmp_path):
         assert "news, reddit" in caption and "youtube" not in caption
 
 
-def test_exported_html_report_renders_offline(hostile_env, page):
+def test_exported_html_report_renders_offline(hostile_env):
     _, report = hostile_env
-    requests = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.goto(report.as_uri())
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30000)
-    assert [url for url in requests if not url.startswith(("file:", "data:", "about:"))] == []
-    assert page.locator('img[src="x"]').count() == 0
-    assert page.dialogs == []
+    requests, dialogs = [], []
+    with chromium_page() as page:  # a fresh page: no earlier app is still polling its server
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60000)
+        assert [url for url in requests if not url.startswith(("file:", "data:", "about:"))] == []
+        assert page.locator('img[src="x"]').count() == 0
+    assert dialogs == []

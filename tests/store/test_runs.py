@@ -65,7 +65,9 @@ def test_budget_stop_and_interrupt_end_as_stopped(settings):
 
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
 def test_killed_score_process_is_stopped_and_keeps_finished_work(scored_corpus, tmp_path, sent):
-    settings = scored_corpus(300)
+    # Offline scoring works in pipelined batches of 256 documents: 1,000 documents leave
+    # several batches to interrupt after the first one is stored.
+    settings = scored_corpus(1000)
     with session_scope() as session:  # start from nothing scored: a long run to interrupt
         session.execute(Analysis.__table__.delete())
     env = {**os.environ, "ANALYTICS_DATABASE_URL": settings.database_url,
@@ -86,4 +88,4 @@ def test_killed_score_process_is_stopped_and_keeps_finished_work(scored_corpus, 
         kept = session.scalar(select(func.count(Analysis.id)))
     assert run.status == "stopped", (run.status, run.error, output[-2000:])
     assert "stopped" in run.error and run.finished_at is not None
-    assert 0 < kept < 300 and run.counts["scored"] == kept
+    assert 0 < kept < 1000 and run.counts["scored"] == kept

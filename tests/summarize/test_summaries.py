@@ -55,7 +55,10 @@ def test_offline_extractive_monthly_summaries(url, topic):
         quoted = [int(x) for x in __import__("re").findall(r"\[doc (\d+)\]", row.meta["summary"])]
         assert quoted and set(quoted) <= set(row.document_ids)
     later = [r for r in rows if r.meta["previous_stats"]]
-    assert later and all("→" in r.meta["changes"] for r in later)
+    # a small source-month may address no score that its previous month addressed
+    assert later and all("→" in r.meta["changes"] or "No score was addressed in both"
+                         in r.meta["changes"] for r in later)
+    assert any("→" in r.meta["changes"] for r in later)
     detail = summary_detail(rows[0].id, topic, url)
     assert len(detail["documents"]) == len(rows[0].document_ids)
     again = summarize_topic(topic, "month", settings=Settings(database_url=url),
@@ -124,4 +127,7 @@ def test_summaries_page_reads_and_builds(url):
     app.text_input[0].input("Is Article 5 credible?")
     app.button[-1].click().run()
     assert not app.exception, [e.value for e in app.exception]
-    assert len(app.dataframe) == 2  # documents behind the summary + retrieved passages
+    assert len(app.dataframe) == 1  # documents behind the summary
+    # retrieved passages, each whole with a button that opens its document
+    assert any("similarity" in m.value for m in app.markdown)
+    assert any(b.label == "Open document" for b in app.button)
