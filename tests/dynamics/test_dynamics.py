@@ -31,7 +31,7 @@ from analytics.dynamics.fit import fit_ensemble, split_point
 from tests.conftest import TEST_SEED
 from tests.support.paths import ROOT
 
-SMALL = DynamicsConfig(ensemble_size=4, iterations=150, hidden=8, seed=TEST_SEED)
+SMALL = DynamicsConfig(ensemble_size=4, iterations=300, hidden=8, seed=TEST_SEED)
 START = dt.date(2025, 1, 1)
 DAYS, SHOCK_DAY, TAU, EQUILIBRIUM, SHOCK = 180, 130, 15.0, 6.0, -2.5
 
@@ -134,7 +134,8 @@ def test_readout_has_one_sentence_per_moved_score_and_no_causal_volume_claim(syn
     moved = [r for r in rows if changed(r)]
     assert any(r["score"] == "unity" for r in moved)
     for row in moved:  # exactly one sentence names each moved score
-        assert sum(row["label"] in s and "baseline after" in s for s in sentences) == 1
+        assert sum(s.startswith("Under '") and f" {row['label']} " in s
+                   and f"after {row['days']} days" in s for s in sentences) == 1, sentences
     untouched = [r["label"] for r in rows if not changed(r) and r["score"] != "unity"]
     if untouched:
         assert any("does not carry over" in s and all(u in s for u in untouched)
