@@ -71,14 +71,20 @@ def test_shared_url_restores_filters(corpus_files, page, tmp_path):
         assert "news, reddit" in caption and "youtube" not in caption
 
 
-def test_exported_html_report_renders_offline(hostile_env):
+def test_exported_html_report_renders_offline(hostile_env, page):
     _, report = hostile_env
     requests, dialogs = [], []
-    with chromium_page() as page:  # a fresh page: no earlier app is still polling its server
+    # A fresh context in the module's browser (one Playwright per process): no earlier app
+    # is still polling its server from this page.
+    context = page.context.browser.new_context()
+    try:
+        page = context.new_page()
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.on("request", lambda request: requests.append(request.url))
         page.goto(report.as_uri())
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60000)
         assert [url for url in requests if not url.startswith(("file:", "data:", "about:"))] == []
         assert page.locator('img[src="x"]').count() == 0
+    finally:
+        context.close()
     assert dialogs == []
