@@ -67,7 +67,10 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cutoff = np.maximum(x[rows, order[:, -tail - 1:-tail]],
                         np.log(np.finfo(float).tiny))  # (obs, 1)
     tail_values = np.exp(x[rows, tail_idx]) - np.exp(cutoff)
-    k, sigma = _gpd_fit(tail_values)
+    # A row whose tail is flat (all exceedances zero) has no Pareto fit: it comes back NaN
+    # and keeps its raw weights below, as ArviZ does.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k, sigma = _gpd_fit(tail_values)
     probs = (np.arange(tail) + 0.5) / tail
     smoothed = np.log(_gpd_quantile(probs, k, sigma) + np.exp(cutoff))
     fitted = np.isfinite(k) & (sigma > 0)
