@@ -3,9 +3,9 @@ Opening a database brings it to the current schema (``store.migrate``)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,13 +21,55 @@ def _prepare_sqlite(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-@lru_cache(maxsize=8)
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+_lock = threading.RLock()
+
+
 def get_engine(url: str) -> Engine:
+    """The process's engine for this URL (made, and the schema migrated, on first use)."""
+    engine = _engines.get(url)
+    if engine is None:
+        with _lock:
+            engine = _engines.get(url)
+            if engine is None:
+                engine = _engines[url] = _make_engine(url)
+    return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections to one database and forget its engine."""
+    with _lock:
+        _factories.pop(url, None)
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (tests; a forked worker)."""
+    for url in list(_engines):
+        dispose_engine(url)
+
+
+def is_postgresql(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres"))
+
+
+def _driver_url(url: str):
+    """``postgresql://`` (and ``postgres://``) mean the declared driver, psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _make_engine(url: str) -> Engine:
     is_sqlite = url.startswith("sqlite")
     if is_sqlite:
         _prepare_sqlite(url)
     engine = create_engine(
-        url,
+        _driver_url(url),
         future=True,
         connect_args={"timeout": 30, "check_same_thread": False} if is_sqlite else {},
         pool_pre_ping=not is_sqlite,
@@ -46,9 +88,13 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
 def _session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    factory = _factories.get(url)
+    if factory is None:
+        factory = sessionmaker(get_engine(url), expire_on_commit=False)
+        with _lock:
+            _factories[url] = factory
+    return factory
 
 
 def default_url() -> str:

@@ -5,7 +5,6 @@ click through to that period's documents. Every step must exist for the test to 
 
 import datetime as dt
 import re
-import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,8 +12,8 @@ import pytest
 from analytics.charts.events import EVENT_TRACE
 from analytics.core.settings import Settings
 from analytics.ingest.providers.demo import OUTLETS
-from tests.conftest import copy_database
 from tests.support.browser import chromium_page, streamlit_server, wait_for_app
+from tests.support.databases import clone_database
 
 FEBRUARY_EVENT = dt.date(2026, 2, 14)
 RESPONSE = {o.name: o.response for outlets in OUTLETS.values() for o in outlets}
@@ -23,20 +22,29 @@ RESPONSE = {o.name: o.response for outlets in OUTLETS.values() for o in outlets}
 @pytest.fixture(scope="module")
 def server(corpus_files, tmp_path_factory):
     folder = tmp_path_factory.mktemp("walk")
-    database = copy_database(corpus_files(Settings().demo_documents), folder / "demo.db")
-    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{database}",
+    database = clone_database(corpus_files(Settings().demo_documents), folder / "demo.db",
+                              lasting=True)
+    env = {"ANALYTICS_DATABASE_URL": database,
            "ANALYTICS_DATA_DIR": str(folder / "data"), "ANALYTICS_DEMO_AUTOSTART": "false",
            "ANALYTICS_TREND_WARM_UP": "false"}
     with streamlit_server(env) as base:
         yield base, database
 
 
-def documents_between(database, first: str, last: str) -> int:
-    with sqlite3.connect(database) as connection:
-        return connection.execute(
-            "SELECT count(*) FROM documents WHERE date(published_at) BETWEEN ? AND ? "
-            "AND duplicate_of IS NULL",
-            (first, last)).fetchone()[0]
+def documents_between(database: str, first: str, last: str) -> int:
+    """Original documents (not syndicated copies) published on the days from ``first`` to
+    ``last`` (UTC), on either store."""
+    from sqlalchemy import func, select
+
+    from analytics.store import session_scope
+    from analytics.store.models import Document
+
+    start = dt.datetime.fromisoformat(first).replace(tzinfo=dt.UTC)
+    end = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+    with session_scope(database) as session:
+        return session.scalar(select(func.count(Document.id)).where(
+            Document.published_at >= start, Document.published_at < end,
+            Document.duplicate_of.is_(None)))
 
 
 def click_event_marker(page, day: dt.date) -> None:

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from tests.conftest import UI_CORPUS_SIZE, copy_database
+from tests.conftest import UI_CORPUS_SIZE
 from tests.support.browser import chromium_page, streamlit_server, wait_for_app
+from tests.support.databases import clone_database
 from tests.support.paths import ROOT
 
 PAGES = re.findall(r'st\.Page\("pages/([a-z_]+)\.py"', (ROOT / "app.py").read_text())
@@ -14,8 +15,8 @@ PAGES = re.findall(r'st\.Page\("pages/([a-z_]+)\.py"', (ROOT / "app.py").read_te
 @pytest.fixture(scope="module")
 def server(corpus_files, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
-    database = copy_database(corpus_files(UI_CORPUS_SIZE), folder / "ui.db")
-    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{database}",
+    url = clone_database(corpus_files(UI_CORPUS_SIZE), folder / "ui.db", lasting=True)
+    env = {"ANALYTICS_DATABASE_URL": url,
            "ANALYTICS_DATA_DIR": str(folder / "data"), "ANALYTICS_DEMO_AUTOSTART": "false",
            # The Trends page fits what it lacks when opened: test-sized samplers.
            "ANALYTICS_TREND_DRAWS": "200", "ANALYTICS_TREND_TUNE": "200",

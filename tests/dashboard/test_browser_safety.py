@@ -5,8 +5,9 @@ import pytest
 from analytics import report as reports
 from analytics.core.settings import get_settings, reset_settings_cache
 from analytics.core.topics import load_topic
-from tests.conftest import UI_CORPUS_SIZE, copy_database
+from tests.conftest import UI_CORPUS_SIZE
 from tests.support.browser import chromium_page, streamlit_server, wait_for_app
+from tests.support.databases import clone_database, database_url
 from tests.support.hostile import XSS_TITLE, build_hostile_corpus
 
 
@@ -14,7 +15,7 @@ from tests.support.hostile import XSS_TITLE, build_hostile_corpus
 def hostile_env(tmp_path_factory):
     """A scored hostile corpus and its exported HTML report; the env for a server."""
     folder = tmp_path_factory.mktemp("hostile")
-    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{folder / 'h.db'}",
+    env = {"ANALYTICS_DATABASE_URL": database_url(folder / "h.db", lasting=True),
            "ANALYTICS_DATA_DIR": str(folder / "data"), "ANALYTICS_DEMO_AUTOSTART": "false"}
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -56,8 +57,8 @@ def test_hostile_title_and_comment_render_as_text(hostile_env, page):
 
 def test_shared_url_restores_filters(corpus_files, page, tmp_path):
     """Opened first on a fresh server (the hard case: app.py has not run yet)."""
-    database = copy_database(corpus_files(UI_CORPUS_SIZE), tmp_path / "ui.db")
-    env = {"ANALYTICS_DATABASE_URL": f"sqlite:///{database}", "ANALYTICS_DATA_DIR": str(tmp_path)}
+    url = clone_database(corpus_files(UI_CORPUS_SIZE), tmp_path / "ui.db")
+    env = {"ANALYTICS_DATABASE_URL": url, "ANALYTICS_DATA_DIR": str(tmp_path)}
     with streamlit_server(env) as base:
         page.goto(f"{base}/documents?topic=nato&window=90d&sources=news,reddit")
         wait_for_app(page)

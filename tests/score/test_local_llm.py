@@ -24,6 +24,7 @@ from analytics.ingest.providers.demo import DemoCorpus
 from analytics.ingest.runner import ingest_records
 from analytics.score.pipeline import score_topic
 from analytics.store import Analysis, session_scope
+from tests.support.databases import database_url
 
 
 def _gguf() -> Path | None:
@@ -57,7 +58,7 @@ def local_llm():
 @pytest.mark.timeout(600)
 def test_real_local_model_scores_a_document(local_llm, tmp_path):
     topic = load_topic("nato")
-    url = f"sqlite:///{tmp_path / 'llm.db'}"
+    url = database_url(tmp_path / "llm.db")
     ingest_records(DemoCorpus(topic, 1, seed=2).documents(), topic=topic.name,
                    provider="demo", database_url=url)
     settings = Settings.from_flat(

@@ -6,6 +6,7 @@ from analytics.store import Comment, Document, queries, session_scope
 from analytics.store.engine import get_engine
 from analytics.store.records import CommentRecord, DocumentRecord
 from analytics.store.writes import upsert_documents
+from tests.support.databases import requires_sqlite
 
 
 def _record(external_id="a1", text="NATO allies met.", comments=2, topic="nato", **extra):
@@ -17,6 +18,7 @@ def _record(external_id="a1", text="NATO allies met.", comments=2, topic="nato",
     )
 
 
+@requires_sqlite
 def test_sqlite_uses_wal(settings):
     with get_engine(settings.database_url).connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
