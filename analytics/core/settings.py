@@ -183,6 +183,16 @@ class Settings(BaseSettings):
         "generate, score and model the demo corpus in the background, with progress on the "
         "page (set false for a team database that will be filled by ingestion).")
 
+    run_heartbeat_s: float = Field(
+        default=10.0, gt=0,
+        description="A running run (ingest, score, worker, fit...) writes its heartbeat this "
+        "often (seconds).")
+    run_dead_after_s: float = Field(
+        default=90.0, gt=0,
+        description="A running run whose heartbeat is older than this (seconds) is taken for "
+        "dead (kill -9, a lost machine): it is marked 'stopped' and its claimed documents are "
+        "released to other workers. Keep it several heartbeats long.")
+
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)

@@ -11,16 +11,51 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.core.errors import UserError
+from analytics.core.redact import configured_secrets, redact
 from analytics.core.settings import Settings
 from analytics.llm.costs import Budget, cost_usd, messages_tokens, price_of
 from analytics.llm.prompting import repair_message
-from analytics.llm.ratelimit import RateLimiter
+from analytics.llm.ratelimit import SharedRateLimiter
+from analytics.store.ledger import CallRecord
 
 OPENAI_HOST = "api.openai.com"
+# Every HTTP attempt of the current call (the SDK retries inside one ``create``): its status
+# code, or None when the request was sent and no answer came (a timeout: maybe billed).
+_attempts: ContextVar[list[int | None] | None] = ContextVar("analytics_llm_attempts",
+                                                            default=None)
+
+
+def _attempt_log():
+    """An HTTP transport (of the SDK's own httpx) that notes each attempt in ``_attempts``;
+    the real transport does the work."""
+    import httpx2
+
+    class AttemptLog(httpx2.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self._inner = httpx2.AsyncHTTPTransport(
+                limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
+
+        async def handle_async_request(self, request):
+            attempts = _attempts.get()
+            try:
+                response = await self._inner.handle_async_request(request)
+            except (httpx2.ReadTimeout, httpx2.WriteTimeout):
+                if attempts is not None:
+                    attempts.append(None)
+                raise
+            if attempts is not None:
+                attempts.append(response.status_code)
+            return response
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    return AttemptLog()
 
 
 class LLMAbort(UserError):
@@ -45,9 +80,13 @@ def api_key(settings: Settings) -> str:
 def make_client(settings: Settings, asynchronous: bool = True):
     import openai
 
-    cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls(api_key=api_key(settings), base_url=settings.llm.base_url,
-               timeout=settings.llm.timeout_s, max_retries=settings.llm.max_retries)
+    if not asynchronous:
+        return openai.OpenAI(api_key=api_key(settings), base_url=settings.llm.base_url,
+                             timeout=settings.llm.timeout_s, max_retries=settings.llm.max_retries)
+    return openai.AsyncOpenAI(
+        api_key=api_key(settings), base_url=settings.llm.base_url,
+        timeout=settings.llm.timeout_s, max_retries=settings.llm.max_retries,
+        http_client=openai.DefaultAsyncHttpxClient(transport=_attempt_log()))
 
 
 def abort_for(exc: Exception, settings: Settings) -> LLMAbort | None:
@@ -82,9 +121,11 @@ def is_transient(exc: Exception) -> bool:
 
 
 def describe_failure(exc: Exception) -> str:
+    """One line about a failed call; an error body that echoes the key is redacted."""
     status = getattr(exc, "status_code", None)
     label = f"HTTP {status}" if status else type(exc).__name__
-    return f"endpoint error after retries ({label}): {str(exc)[:300]}"
+    return redact(f"endpoint error after retries ({label}): {str(exc)[:300]}",
+                  configured_secrets())
 
 
 def short_error(exc: Exception) -> str:
@@ -106,6 +147,9 @@ class Usage:
     tokens_out: int = 0
     cost: float = 0.0
     transient: bool = False  # failed for a passing reason: store nothing, retry later
+    possibly_billed: int = 0  # requests that timed out after being sent
+    possibly_billed_usd: float = 0.0  # their worst-case cost
+    requests: list[CallRecord] = field(default_factory=list)  # for the llm_calls ledger
 
 
 @dataclass
@@ -122,15 +166,17 @@ class ChatClient:
 
     settings: Settings
     model: str = ""
+    purpose: str = "chat"  # recorded with each request in the ledger
     calls: int = 0  # completions sent (repairs included) by this client
     _client: Any = None
     _abort: LLMAbort | None = None  # once set, no further call is sent
-    _limiter: RateLimiter = field(init=False)
+    _limiter: SharedRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.model = self.model or self.settings.llm.model
-        self._limiter = RateLimiter(self.settings.llm.requests_per_minute,
-                                    self.settings.llm.tokens_per_minute)
+        self._limiter = SharedRateLimiter(
+            self.settings.database_url, f"{redact(self.settings.llm.base_url)}|{self.model}",
+            self.settings.llm.requests_per_minute, self.settings.llm.tokens_per_minute)
 
     def price_known(self) -> bool:
         return price_of(self.settings, self.model) is not None
@@ -142,7 +188,6 @@ class ChatClient:
     async def connection(self) -> AsyncIterator[ChatClient]:
         """Open the async client for one event loop."""
         self._client = make_client(self.settings)
-        self._limiter.reset_loop()
         self._abort = None
         try:
             yield self
@@ -171,6 +216,21 @@ class ChatClient:
         return _Reply(message.content if message else None, tokens_in, tokens_out,
                       getattr(message, "refusal", None) if message else None)
 
+    def _note_attempts(self, usage: Usage, attempts: list[int | None], worst: float) -> float:
+        """Ledger rows for attempts that did not succeed; the worst-case cost of those that
+        may have been billed (sent, then timed out)."""
+        maybe = 0.0
+        for status in attempts:
+            if status is None:
+                usage.possibly_billed += 1
+                usage.possibly_billed_usd += worst
+                maybe += worst
+                usage.requests.append(CallRecord(self.purpose, self.model, "timeout", True,
+                                                 cost_usd=worst))
+            else:
+                usage.requests.append(CallRecord(self.purpose, self.model, "error", False))
+        return maybe
+
     async def complete_json(self, messages: list[dict[str, str]], response_format: dict,
                             parse: Callable[[str | None], Any],
                             budget: Budget | None = None) -> tuple[Any, str | None, Usage]:
@@ -187,22 +247,30 @@ class ChatClient:
             if budget is not None and not budget.reserve(reserve):
                 usage.transient = True
                 return None, "run budget reached before this call", usage
+            attempts: list[int | None] = []
+            token = _attempts.set(attempts)
             try:
                 reply = await self._complete(messages, response_format, estimated_in)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
+                maybe = self._note_attempts(usage, attempts, reserve)
                 if budget is not None:
-                    budget.settle(reserve, 0.0)
+                    budget.settle(reserve, maybe)
                 stop = exc if isinstance(exc, LLMAbort) else abort_for(exc, self.settings)
                 if stop is not None:
                     self._abort = stop
                     raise stop from exc
                 usage.transient = is_transient(exc)
                 return None, describe_failure(exc), usage
+            finally:
+                _attempts.reset(token)
             actual = cost_usd(self.settings, self.model, reply.tokens_in, reply.tokens_out)
+            maybe = self._note_attempts(usage, attempts[:-1], reserve)
+            usage.requests.append(CallRecord(self.purpose, self.model, "ok", False,
+                                             reply.tokens_in, reply.tokens_out, actual))
             if budget is not None:
-                budget.settle(reserve, actual)
+                budget.settle(reserve, actual + maybe)
             usage.calls += 1
             usage.tokens_in += reply.tokens_in
             usage.tokens_out += reply.tokens_out

@@ -43,3 +43,29 @@ class RateLimiter:
     def correct(self, estimated: float, actual: float) -> None:
         """Charge the difference once the real token count is known."""
         self.level[1] -= actual - min(estimated, self.capacity[1])
+
+
+class SharedRateLimiter:
+    """The same two buckets kept in the database (``store.ledger.take_rate``), so every
+    process and machine sending to one endpoint and model shares one limit. The difference
+    between the estimated and the real tokens of a call is charged with the next take."""
+
+    def __init__(self, database_url: str, name: str, requests_per_minute: int,
+                 tokens_per_minute: int):
+        self.database_url, self.name = database_url, name[:255]
+        self.capacity = (float(requests_per_minute), float(tokens_per_minute))
+        self._correction = 0.0
+
+    async def acquire(self, tokens: float) -> None:
+        from analytics.store.ledger import take_rate
+
+        while True:
+            correction, self._correction = self._correction, 0.0
+            wait = await asyncio.to_thread(take_rate, self.database_url, self.name,
+                                           *self.capacity, tokens, correction)
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 5.0))
+
+    def correct(self, estimated: float, actual: float) -> None:
+        self._correction += actual - min(estimated, self.capacity[1])

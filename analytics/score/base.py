@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from analytics.core.errors import BadInput
 from analytics.core.settings import Settings
@@ -28,6 +28,10 @@ class ScoringOutcome:
     calls: int = 0  # requests sent to a paid endpoint (repairs included)
     # failed for a passing reason (rate limit, 5xx): store nothing, retry later
     transient: bool = False
+    # requests sent for this document (``store.ledger.CallRecord``: ok, error, timeout)
+    requests: list[Any] = field(default_factory=list)
+    possibly_billed: int = 0  # requests that timed out after being sent
+    possibly_billed_usd: float = 0.0  # their worst-case cost
 
 
 class ScoringBackend(Protocol):

@@ -1,5 +1,9 @@
-"""Level-1 scoring run: pick unscored documents, score them in batches, store analyses.
+"""Level-1 scoring run: claim unscored documents, score them in batches, store analyses.
 
+Claims (``store.claims``): a run takes each batch of pending documents with a claim before
+scoring it, so any number of runs and workers (processes, machines) share the work and no
+document is scored — or paid for — twice. Storing an analysis releases its claim in the
+same transaction; a run that ends (or dies: heartbeat, reaper) releases the rest.
 Cache: an analysis is reused when a document with the same scoring content hash was
 already scored by the same model and prompt/config hash, so nothing is paid twice.
 Each batch is one transaction: an interrupted run keeps every finished batch.
@@ -9,8 +13,8 @@ calls stay in flight across batch boundaries (up to the backend's concurrency), 
 results are committed every ``batch_size`` documents, a run budget stops new calls
 cleanly, and an ``LLMAbort`` (bad key, unreachable endpoint) keeps what was finished.
 Synchronous backends (offline) are driven by ``_score_sync``: the backend scores batch k
-in a helper thread while this thread stores batch k-1 and loads batch k+1, so the model
-never waits for the database.
+in a helper thread while this thread stores batch k-1 and claims and loads batch k+1, so
+the model never waits for the database.
 
 The run is one ``runs`` row (``store.runs.recorded_run``) whose counts carry the throughput
 (documents/s and the ETA) after every committed batch; progress callbacks get the same
@@ -20,11 +24,12 @@ rate and ETA, always on the caller's thread.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from analytics import __version__
@@ -32,11 +37,19 @@ from analytics.core.errors import UserError
 from analytics.core.progress import ProgressCallback, ProgressMeter
 from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
-from analytics.llm.costs import Budget, cost_usd
+from analytics.llm.costs import cost_usd
 from analytics.llm.embeddings import to_bytes
 from analytics.score.base import ScoringBackend, ScoringOutcome, get_backend
 from analytics.score.retrieval import PreparedDocument, prepare
 from analytics.store import Analysis, Chunk, Document, session_scope
+from analytics.store.claims import (
+    claim_documents,
+    count_pending,
+    pending_query,
+    reap_dead_runs,
+    release_claims,
+)
+from analytics.store.ledger import SharedBudget, record_calls
 from analytics.store.runs import recorded_run
 
 
@@ -49,6 +62,8 @@ class ScoreRunResult:
     skipped_duplicates: int = 0
     deferred: int = 0  # transient failures: nothing stored, the next run retries them
     calls: int = 0  # requests sent to the endpoint (repairs included)
+    possibly_billed: int = 0  # requests that timed out after being sent (maybe billed)
+    possibly_billed_usd: float = 0.0  # their worst-case cost (also in the budget)
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -64,23 +79,19 @@ class ScoreRunResult:
             "scored": self.scored, "cached": self.cached, "failed": self.failed,
             "deferred": self.deferred, "skipped_duplicates": self.skipped_duplicates,
             "calls": self.calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-            "cost_usd": round(self.cost_usd, 6), "done": self.done, "total": self.total,
-            "docs_per_s": self.docs_per_s, "eta_s": self.eta_s,
+            "cost_usd": round(self.cost_usd, 6), "possibly_billed": self.possibly_billed,
+            "possibly_billed_usd": round(self.possibly_billed_usd, 6),
+            "done": self.done, "total": self.total, "docs_per_s": self.docs_per_s,
+            "eta_s": self.eta_s,
         }
 
 
 def pending_document_ids(session: Session, topic: Topic, model: str, prompt_hash: str,
-                         limit: int | None = None) -> list[int]:
-    """Originals (not syndicated copies) of the topic with no analysis for this config."""
-    done = select(Analysis.document_id).where(
-        Analysis.model == model, Analysis.prompt_hash == prompt_hash
-    )
-    query = (
-        select(Document.id)
-        .where(Document.in_topic(topic.name), Document.duplicate_of.is_(None),
-               Document.id.not_in(done))
-        .order_by(Document.published_at, Document.id)
-    )
+                         limit: int | None = None, retry_failed: bool = False) -> list[int]:
+    """Originals (not syndicated copies) of the topic with no analysis for this config (or
+    only failed ones, ``retry_failed``) that no running run has claimed."""
+    query = pending_query(topic.name, model, prompt_hash, retry_failed=retry_failed).order_by(
+        Document.published_at, Document.id)
     if limit:
         query = query.limit(limit)
     return list(session.scalars(query))
@@ -159,39 +170,78 @@ def _store_chunks(session: Session, docs: list[PreparedDocument]) -> None:
 
 
 def _load_fresh(ids: list[int], backend: ScoringBackend, prompt_hash: str, settings: Settings,
-                result: ScoreRunResult, database_url: str | None) -> list[PreparedDocument]:
-    """Load a batch, store cache hits at once (one transaction), return what needs scoring."""
+                result: ScoreRunResult, database_url: str | None,
+                retry_failed: bool = False) -> list[PreparedDocument]:
+    """Load a claimed batch, store cache hits at once (one transaction, releasing their
+    claims), return what needs scoring. A document that got an analysis between the claim
+    query's snapshot and the claim (another run stored it just then) is dropped here."""
     with session_scope(database_url) as session:
-        prepared = load_prepared(session, ids, settings)
+        stored = select(Analysis.document_id).where(
+            Analysis.document_id.in_(ids), Analysis.model == backend.model,
+            Analysis.prompt_hash == prompt_hash)
+        if retry_failed:
+            stored = stored.where(Analysis.status == "ok")
+        done = set(session.scalars(stored))
+        prepared = load_prepared(session, [i for i in ids if i not in done], settings)
         cache = _cached(session, [d.scoring_hash for d in prepared], backend.model, prompt_hash)
-        for doc in prepared:
-            if doc.scoring_hash in cache:
-                session.add(_copy_cached(doc, cache[doc.scoring_hash], result.run_id))
-                result.cached += 1
+        hits = [d for d in prepared if d.scoring_hash in cache]
+        if retry_failed:
+            _drop_failed(session, [d.document_id for d in hits], backend.model, prompt_hash)
+        for doc in hits:
+            session.add(_copy_cached(doc, cache[doc.scoring_hash], result.run_id))
+            result.cached += 1
+        release_claims(session, result.run_id, [*done, *(d.document_id for d in hits)])
     return [d for d in prepared if d.scoring_hash not in cache]
+
+
+def _drop_failed(session: Session, ids: list[int], model: str, prompt_hash: str) -> None:
+    """A retried document's failed analysis makes room for the new one."""
+    if ids:
+        session.execute(delete(Analysis).where(
+            Analysis.document_id.in_(ids), Analysis.model == model,
+            Analysis.prompt_hash == prompt_hash, Analysis.status == "failed"))
 
 
 def _store_outcomes(pairs: list[tuple[PreparedDocument, ScoringOutcome]], topic: Topic,
                     backend: ScoringBackend, prompt_hash: str, result: ScoreRunResult,
-                    database_url: str | None) -> None:
-    """One transaction. Transient failures store nothing, so the next run retries them.
+                    database_url: str | None, retry_failed: bool = False) -> list[int]:
+    """One transaction: analyses, their claims released, and the ledger of the requests
+    sent for them. Transient failures store no analysis (their claim is released too, and
+    the ids returned, so this run does not take them again; a later run retries them).
     What was paid is counted at once; what was stored only once the transaction commits."""
     stored = {"scored": 0, "failed": 0, "deferred": 0}
     errors = []
+    deferred: list[int] = []
     for _doc, outcome in pairs:
         result.calls += outcome.calls
         result.tokens_in += outcome.tokens_in
         result.tokens_out += outcome.tokens_out
         result.cost_usd += outcome.cost_usd
+        result.possibly_billed += outcome.possibly_billed
+        result.possibly_billed_usd += outcome.possibly_billed_usd
     with session_scope(database_url) as session:
+        ids = [doc.document_id for doc, _ in pairs]
+        for doc, outcome in pairs:
+            for request in outcome.requests:
+                request.document_id = doc.document_id
+            record_calls(session, result.run_id, outcome.requests)
+        release_claims(session, result.run_id, ids)
+        if retry_failed:
+            _drop_failed(session, ids, backend.model, prompt_hash)
+        taken = set(session.scalars(select(Analysis.document_id).where(
+            Analysis.document_id.in_(ids), Analysis.model == backend.model,
+            Analysis.prompt_hash == prompt_hash)))
         scored = []
         for doc, outcome in pairs:
+            if doc.document_id in taken:  # stored by a run that took over a lost claim
+                continue
             if outcome.result is not None:
                 outcome.result.check_keys(topic.score_keys)
                 stored["scored"] += 1
                 scored.append(doc)
             elif outcome.transient:
                 stored["deferred"] += 1
+                deferred.append(doc.document_id)
                 errors.append(f"document {doc.document_id} (retry later): {outcome.error}")
                 continue
             else:
@@ -203,39 +253,78 @@ def _store_outcomes(pairs: list[tuple[PreparedDocument, ScoringOutcome]], topic:
     result.failed += stored["failed"]
     result.deferred += stored["deferred"]
     result.errors += errors
+    return deferred
 
 
-def _score_sync(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_hash: str,
+class Claimer:
+    """Hands out this run's next batch of claimed documents: oldest first, or in a given
+    order (``among``), never one this run deferred, at most ``limit`` in all."""
+
+    def __init__(self, database_url: str, run_id: int, topic: Topic, model: str,
+                 prompt_hash: str, *, limit: int | None = None, among: list[int] | None = None,
+                 retry_failed: bool = False):
+        self.database_url, self.run_id, self.topic = database_url, run_id, topic.name
+        self.model, self.prompt_hash = model, prompt_hash
+        self.limit, self.among, self.retry_failed = limit, among, retry_failed
+        self.taken = 0
+        self.deferred: set[int] = set()
+        self._position = 0
+
+    def next(self, size: int) -> list[int]:
+        if self.limit is not None:
+            size = min(size, self.limit - self.taken)
+        if size <= 0:
+            return []
+        if self.among is None:
+            ids = claim_documents(self.database_url, self.run_id, self.topic, self.model,
+                                  self.prompt_hash, size, retry_failed=self.retry_failed,
+                                  exclude=self.deferred)
+        else:  # a fixed order: claim from its next slice until one yields documents
+            ids = []
+            while not ids and self._position < len(self.among):
+                window = self.among[self._position:self._position + size]
+                self._position += len(window)
+                ids = claim_documents(self.database_url, self.run_id, self.topic, self.model,
+                                      self.prompt_hash, size, retry_failed=self.retry_failed,
+                                      among=window, exclude=self.deferred)
+        self.taken += len(ids)
+        return ids
+
+
+def _score_sync(claimer: Claimer, topic: Topic, backend: ScoringBackend, prompt_hash: str,
                 settings: Settings, result: ScoreRunResult, batch_size: int,
                 report: Callable[[int], None], database_url: str | None) -> None:
     """Batch by batch, with the database work off the model's path: one helper thread runs
-    ``backend.score_batch`` on batch k while this thread stores batch k-1 (one transaction),
-    reports it, and loads (splits, answers from the cache) batch k+1, which then waits in
-    the helper's queue. Progress and the run row are written here, as each batch commits.
+    ``backend.score_batch`` on batch k while this thread stores batch k-1 (one transaction,
+    releasing its claims), reports it, and claims and loads (splits, answers from the
+    cache) batch k+1, which then waits in the helper's queue. Progress and the run row are
+    written here, as each batch commits.
 
     Batch k+1's cache lookup runs before batch k is stored, so two pending originals with
     the same scoring hash in adjacent batches are both scored (as two in one batch always
     were); exact copies are linked as duplicates when ingested, so this is rare. On an
-    interruption the stored batches are kept and the batch being scored is dropped (the
-    process ends once the helper has finished it)."""
-    batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
-    if not batches:
-        return
+    interruption the stored batches are kept, the batch being scored is dropped and the
+    run's claims are released when it closes."""
     model = ThreadPoolExecutor(1, thread_name_prefix="score-model")
 
-    def start(batch: list[int]) -> tuple[int, list[PreparedDocument], Future | None]:
-        fresh = _load_fresh(batch, backend, prompt_hash, settings, result, database_url)
+    def start() -> tuple[int, list[PreparedDocument], Future | None] | None:
+        ids = claimer.next(batch_size)
+        if not ids:
+            return None
+        fresh = _load_fresh(ids, backend, prompt_hash, settings, result, database_url,
+                            claimer.retry_failed)
         scoring = model.submit(backend.score_batch, fresh, topic) if fresh else None
-        return len(batch), fresh, scoring
+        return len(ids), fresh, scoring
 
     try:
-        current = start(batches[0])
-        for k in range(1, len(batches) + 1):
-            following = start(batches[k]) if k < len(batches) else None
+        current = start()
+        while current is not None:
+            following = start()
             size, fresh, scoring = current
             outcomes = scoring.result() if scoring is not None else []
-            _store_outcomes(list(zip(fresh, outcomes, strict=True)), topic, backend,
-                            prompt_hash, result, database_url)
+            claimer.deferred.update(_store_outcomes(
+                list(zip(fresh, outcomes, strict=True)), topic, backend, prompt_hash, result,
+                database_url, claimer.retry_failed))
             report(size)
             current = following
     except BaseException:
@@ -244,44 +333,53 @@ def _score_sync(ids: list[int], topic: Topic, backend: ScoringBackend, prompt_ha
     model.shutdown()
 
 
-async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
+async def _score_async(claimer: Claimer, topic: Topic, backend, prompt_hash: str,
                        settings: Settings, result: ScoreRunResult, batch_size: int,
-                       budget_usd: float | None, report: Callable[[int], None],
+                       budget, report: Callable[[int], None],
                        database_url: str | None) -> None:
-    """Keep up to the backend's concurrency in flight; commit results as they complete."""
-    budget = Budget(budget_usd)
-    batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+    """Keep up to the backend's concurrency in flight; commit results as they complete.
+    Batches are claimed as they are needed (the next while the previous is in flight)."""
     in_flight: set[asyncio.Task] = set()
     done_pairs: list[tuple[PreparedDocument, ScoringOutcome]] = []
     unscheduled = 0
+    exhausted_claims = False
 
     async def flush() -> None:
         nonlocal done_pairs
         pairs, done_pairs = done_pairs, []
         if pairs:
-            await asyncio.to_thread(_store_outcomes, pairs, topic, backend, prompt_hash, result,
-                                    database_url)
-            report(len(pairs))
+            deferred = await asyncio.to_thread(_store_outcomes, pairs, topic, backend,
+                                               prompt_hash, result, database_url,
+                                               claimer.retry_failed)
+            claimer.deferred.update(deferred)
+            report(len(pairs))  # on the caller's thread (a page's progress bar)
 
     async def one(doc: PreparedDocument) -> tuple[PreparedDocument, ScoringOutcome]:
         return doc, await backend.ascore(doc, topic, budget)
 
     async with backend.connection():
         try:
-            while batches or in_flight:
-                if batches and not budget.exhausted and len(in_flight) < backend.concurrency:
-                    batch = batches.pop(0)
+            while not exhausted_claims or in_flight:
+                if (not exhausted_claims and not budget_exhausted(budget)
+                        and len(in_flight) < backend.concurrency):
+                    batch = await asyncio.to_thread(claimer.next, batch_size)
+                    if not batch:
+                        exhausted_claims = True
+                        continue
                     cached_before = result.cached
                     fresh = await asyncio.to_thread(_load_fresh, batch, backend, prompt_hash,
-                                                    settings, result, database_url)
+                                                    settings, result, database_url,
+                                                    claimer.retry_failed)
                     if result.cached > cached_before:
                         report(result.cached - cached_before)
                     await asyncio.to_thread(backend.prepare, fresh, topic)
                     in_flight |= {asyncio.create_task(one(doc)) for doc in fresh}
                     continue
-                if budget.exhausted:
-                    unscheduled += sum(len(b) for b in batches)
-                    batches = []
+                if budget_exhausted(budget) and not exhausted_claims:
+                    exhausted_claims = True
+                    unscheduled = await asyncio.to_thread(
+                        count_pending, database_url, topic.name, backend.model, prompt_hash,
+                        claimer.retry_failed)
                 if not in_flight:
                     break
                 finished, in_flight = await asyncio.wait(in_flight,
@@ -297,11 +395,18 @@ async def _score_async(ids: list[int], topic: Topic, backend, prompt_hash: str,
             await flush()  # keep what finished; nothing half-written
             raise
         await flush()
-    if budget.exhausted:
+    if budget_exhausted(budget):
         left = result.deferred + unscheduled
-        result.stopped = (f"budget of ${budget_usd:.4f} reached (spent ${result.cost_usd:.4f}); "
-                          f"{left} document(s) left unscored — re-run with a higher budget to "
-                          "continue")
+        pool = getattr(budget, "name", "")
+        shared = f" (pool '{pool}', shared by every run naming it)" if pool and not \
+            pool.startswith("run:") else ""
+        result.stopped = (f"budget of ${budget.limit:.4f}{shared} reached (this run spent "
+                          f"${result.cost_usd:.4f}); {left} document(s) left unscored — re-run "
+                          "with a higher budget to continue")
+
+
+def budget_exhausted(budget) -> bool:
+    return budget is not None and budget.exhausted
 
 
 class BudgetPriceUnknown(UserError):
@@ -320,16 +425,25 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                 limit: int | None = None, batch_size: int | None = None,
                 progress: ProgressCallback | None = None,
                 database_url: str | None = None, budget_usd: float | None = None,
-                order: str = "published") -> ScoreRunResult:
-    """Score every pending document of the topic. Safe to interrupt and re-run.
+                order: str = "published", retry_failed: bool = False,
+                budget_pool: str | None = None, reset_budget: bool = False,
+                poll_s: float | None = None, stop: threading.Event | None = None,
+                kind: str = "score") -> ScoreRunResult:
+    """Score every pending document of the topic. Safe to interrupt, re-run, and run in
+    several processes at once (claims: no document is scored or paid for twice).
 
     ``batch_size`` (documents per batch and transaction) defaults to the backend's
     ``documents_per_batch`` (offline: 256), else 64. ``progress`` gets documents done, the
     rate and an ETA after each committed batch; the run row's counts carry the same.
-    ``budget_usd`` (default: the ``score.budget_usd`` setting) caps the run's cost for paid
-    backends; the run then ends with status 'stopped'. Raises ``LLMAbort`` when the
-    endpoint refuses the key or cannot be reached (finished work is kept). ``order``
-    "spread" scores in an order whose every prefix covers the whole period.
+    ``budget_usd`` (default: the ``score.budget_usd`` setting) caps the cost for paid
+    backends; the run then ends with status 'stopped'. The cap is this run's own, or, with
+    ``budget_pool``, a pool in the database shared by every run naming it (workers; its
+    spend accumulates until ``reset_budget``). Raises ``LLMAbort`` when the endpoint
+    refuses the key or cannot be reached (finished work is kept). ``order`` "spread" scores
+    in an order whose every prefix covers the whole period. ``retry_failed``: documents
+    whose analysis failed are scored again (the failed row is replaced). ``poll_s``: when
+    nothing is left, wait that long for new documents and go on until ``stop`` is set
+    (a worker); None ends the run.
     """
     settings = settings or get_settings()
     backend = get_backend(settings, backend_name)
@@ -342,20 +456,37 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
             f"A budget was set but the price of model '{backend.model}' is unknown: add it to "
             "ANALYTICS_OPENAI_PRICES as {\"model\": [usd_per_1M_in, usd_per_1M_out]}.")
     database_url = database_url or settings.database_url
+    reap_dead_runs(database_url, settings.run_dead_after_s)
+    among = None
     with session_scope(database_url) as session:
-        ids = pending_document_ids(session, topic, backend.model, prompt_hash, limit)
-    if order == "spread":
-        ids = spread_order(ids)
+        if order == "spread":
+            among = spread_order(pending_document_ids(session, topic, backend.model,
+                                                      prompt_hash, limit, retry_failed))
+    total = len(among) if among is not None else count_pending(
+        database_url, topic.name, backend.model, prompt_hash, retry_failed)
+    if limit:
+        total = min(total, limit)
     parameters = {"backend": backend.name, "model": backend.model, "prompt_hash": prompt_hash,
-                  "documents": len(ids), "batch_size": batch_size, "budget_usd": budget_usd,
+                  "documents": total, "batch_size": batch_size, "budget_usd": budget_usd,
+                  "budget_pool": budget_pool, "retry_failed": retry_failed,
                   "settings": _scoring_settings(settings, backend.name)}
-    with recorded_run("score", topic.name, backend.name, parameters,
+    if poll_s is not None:
+        parameters["poll_s"] = poll_s
+    with recorded_run(kind, topic.name, backend.name, parameters,
                       database_url=database_url) as run:
-        result = ScoreRunResult(run_id=run.id, total=len(ids))
-        meter = ProgressMeter(None, "score", total=len(ids), unit="doc")
+        result = ScoreRunResult(run_id=run.id, total=total)
+        meter = ProgressMeter(None, kind, total=total, unit="doc")
+        claimer = Claimer(database_url, run.id, topic, backend.model, prompt_hash, limit=limit,
+                          among=among, retry_failed=retry_failed)
+        budget = (SharedBudget(database_url, budget_pool or f"run:{run.id}", budget_usd, run.id,
+                               reset=reset_budget)
+                  if is_async and budget_usd is not None else None)
 
         def report(documents: int) -> None:
-            """After a commit: the run row, then the progress bar, get done, rate and ETA."""
+            """After a commit: the run row, then the progress bar, get done, rate and ETA.
+            (A worker may go on past ``total``: new documents arrive while it polls.)"""
+            if meter.done + documents > meter.total:
+                meter.total = result.total = int(meter.done + documents)
             update = meter.advance(documents)
             result.done = int(update.done)
             result.docs_per_s = _rounded(update.rate)
@@ -366,22 +497,40 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                 progress(update)
 
         try:
-            if is_async and ids:
-                asyncio.run(_score_async(ids, topic, backend, prompt_hash, settings, result,
-                                         batch_size, budget_usd, report, database_url))
-            else:
-                _score_sync(ids, topic, backend, prompt_hash, settings, result, batch_size,
-                            report, database_url)
+            while True:
+                if is_async:
+                    asyncio.run(_score_async(claimer, topic, backend, prompt_hash, settings,
+                                             result, batch_size, budget, report,
+                                             database_url))
+                else:
+                    _score_sync(claimer, topic, backend, prompt_hash, settings, result,
+                                batch_size, report, database_url)
+                if (poll_s is None or result.stopped or budget_exhausted(budget)
+                        or (limit is not None and claimer.taken >= limit)):
+                    break
+                reap_dead_runs(database_url, settings.run_dead_after_s)
+                if (stop is not None and stop.wait(poll_s)) or (stop is None and _sleep(poll_s)):
+                    break
         finally:
             result.docs_per_s = _rounded(meter.rate)
             if result.done >= result.total:
                 result.eta_s = 0.0
             run.counts = result.counts()
+            if budget is not None:
+                budget.close()
         if result.stopped:
             run.stop(result.stopped)
         elif result.errors:
             run.note = "; ".join(result.errors[:5])
     return result
+
+
+def _sleep(seconds: float) -> bool:
+    """Wait between polls (Ctrl-C and SIGTERM still interrupt); False = go on."""
+    import time
+
+    time.sleep(seconds)
+    return False
 
 
 def _rounded(rate: float | None) -> float | None:

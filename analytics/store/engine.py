@@ -52,6 +52,15 @@ def dispose_engines() -> None:
         dispose_engine(url)
 
 
+def insert_or_ignore(bind, table, values):
+    """``INSERT … ON CONFLICT DO NOTHING`` for the bind's dialect (PostgreSQL or SQLite)."""
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).values(values).on_conflict_do_nothing()
+
+
 def is_postgresql(url: str) -> bool:
     return url.startswith(("postgresql", "postgres"))
 

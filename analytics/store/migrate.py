@@ -49,6 +49,13 @@ def upgrade(engine: Engine) -> None:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
+def head_revision() -> str:
+    """The newest migration of this software."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         if "alembic_version" not in inspect(connection).get_table_names():

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -180,6 +181,7 @@ class Run(Base):
     """Every ingest / score / fit / report run, with its parameters and counts."""
 
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_status", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # ingest | score | fit | summarize | report
@@ -192,6 +194,84 @@ class Run(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     software_version: Mapped[str | None] = mapped_column(String(32))
+    # liveness: the process beats while the run is running; a run whose heartbeat stopped
+    # (kill -9, a lost machine) is marked 'stopped' by ``store.claims.reap_dead_runs``
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class ScoreClaim(Base):
+    """A document a running scoring run has taken: no other run scores it (or pays for it)
+    until the claim is released — when the analysis is stored, or the run ends or dies."""
+
+    __tablename__ = "score_claims"
+    __table_args__ = (Index("ix_score_claims_run", "run_id"),)
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    prompt_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BudgetPool(Base):
+    """A spending cap shared by every run that names it (all workers of a fleet): each call
+    reserves its worst-case cost here before it is sent, and settles the real cost after."""
+
+    __tablename__ = "budget_pools"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    limit_usd: Mapped[float | None] = mapped_column(Float)
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BudgetHold(Base):
+    """What one run has reserved from a pool and not settled yet (released when it dies)."""
+
+    __tablename__ = "budget_holds"
+
+    pool: Mapped[str] = mapped_column(ForeignKey("budget_pools.name", ondelete="CASCADE"),
+                                      primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RateBucket(Base):
+    """A request/token bucket of one endpoint and model, shared by every process."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    requests: Mapped[float] = mapped_column(Float)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)  # epoch seconds of the last refill
+
+
+class LLMCall(Base):
+    """The ledger of requests sent to a paid endpoint: one row per request, whatever came
+    of it. A request that timed out may still have been billed: it is recorded with its
+    worst-case cost and ``possibly_billed``."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"))
+    purpose: Mapped[str] = mapped_column(String(32))  # score | summarize | ask | embed
+    model: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # ok | timeout | error
+    possibly_billed: Mapped[bool] = mapped_column(Boolean, default=False)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class GoldLabel(Base):

@@ -19,6 +19,7 @@ from typing import Any
 
 from analytics import __version__
 from analytics.core.redact import configured_secrets, redact, redact_data
+from analytics.store.claims import Heartbeat, process_identity, release_claims
 from analytics.store.engine import session_scope
 from analytics.store.models import Run, utcnow
 
@@ -81,32 +82,42 @@ def describe_error(exc: BaseException) -> str:
 def recorded_run(kind: str, topic: str | None = None, provider: str | None = None,
                  parameters: dict[str, Any] | None = None, *,
                  database_url: str | None = None) -> Iterator[RunRecord]:
+    """The run's row, with a heartbeat while it runs (see ``store.claims``)."""
+    from analytics.core.settings import get_settings
+
     secrets = configured_secrets()
     with session_scope(database_url) as session:
         run = Run(kind=kind, topic=topic, provider=provider,
                   parameters=redact_data(parameters or {}, secrets), status="running",
-                  software_version=__version__)
+                  software_version=__version__, heartbeat_at=utcnow(), **process_identity())
         session.add(run)
         session.flush()
         record = RunRecord(run.id, kind, database_url)
+    heartbeat = Heartbeat(database_url, record.id, get_settings().run_heartbeat_s).start()
     try:
         yield record
     except KeyboardInterrupt as exc:
+        heartbeat.stop()
         reason = str(exc) or "interrupted (Ctrl-C)"
         _close(record, "stopped", f"stopped: {reason}; finished work is kept", secrets)
         raise
     except BaseException as exc:
+        heartbeat.stop()
         log.exception("%s run %s failed", kind, record.id)
         _close(record, "failed", describe_error(exc), secrets)
         raise
     else:
+        heartbeat.stop()
         _close(record, record.status or "ok", record.note, secrets)
 
 
 def _close(record: RunRecord, status: str, error: str | None, secrets: list[str]) -> None:
+    """Close the row and release whatever the run still claims (one transaction)."""
     with session_scope(record.database_url) as session:
         run = session.get(Run, record.id)
         run.status = status
         run.counts = _jsonable(record.counts)
         run.error = redact(error[:4000], secrets) if error else None
         run.finished_at = utcnow()
+        run.heartbeat_at = run.finished_at
+        release_claims(session, record.id)

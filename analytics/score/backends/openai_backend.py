@@ -32,7 +32,7 @@ class OpenAIBackend:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.client = ChatClient(settings)
+        self.client = ChatClient(settings, purpose="score")
         self.model = self.client.model
         self.label = f"LLM {self.model} via {settings.llm.base_url} (RAG, zero-shot)"
         self.concurrency = settings.llm.concurrency
@@ -145,7 +145,9 @@ class OpenAIBackend:
             result=result, error=error, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out,
             cost_usd=usage.cost + doc.meta.get("embedding_cost", 0.0),
             latency_s=time.perf_counter() - started, temperature=self.settings.llm.temperature,
-            seed=self.settings.llm.seed, transient=usage.transient, calls=usage.calls)
+            seed=self.settings.llm.seed, transient=usage.transient, calls=usage.calls,
+            requests=usage.requests, possibly_billed=usage.possibly_billed,
+            possibly_billed_usd=usage.possibly_billed_usd)
 
     def score_batch(self, documents: list[PreparedDocument], topic: Topic) -> list[ScoringOutcome]:
         """The synchronous protocol method: prepare, then score concurrently."""
