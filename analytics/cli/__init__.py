@@ -21,11 +21,12 @@ from analytics.cli import (
     summarize,
     trends,
     validate,
+    worker,
 )
 
 app = typer.Typer(help="Opinion analytics: ingest, score, summarize and model media opinion.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-for module in (pipeline, ingest, score, summarize, trends, report, settings):
+for module in (pipeline, ingest, score, worker, summarize, trends, report, settings):
     module.register(app)
 app.add_typer(validate.app, name="validate")
 app.add_typer(scenarios.app, name="scenarios")

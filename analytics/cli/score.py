@@ -15,8 +15,14 @@ def score(topic: str = typer.Option(None, help="Topic name."),
                                        help="Print the number of calls and the estimated cost; "
                                        "send nothing."),
           budget: float = typer.Option(None, help="Cost cap of this run in USD (default: "
-                                       "setting scoring_budget_usd).")):
-    """Score every document that has no analysis for the current backend configuration."""
+                                       "setting scoring_budget_usd)."),
+          retry_failed: bool = typer.Option(False, "--retry-failed",
+                                            help="Also re-score documents whose analysis "
+                                            "failed (the failed analysis is replaced).")):
+    """Score every document that has no analysis for the current backend configuration.
+
+    Safe to run while other `score` runs or workers are running: each document is claimed
+    by one run, so none is scored or paid for twice."""
     from analytics.score.pipeline import estimate_run, score_topic
 
     topic_obj = topic_or_exit(topic)
@@ -33,7 +39,7 @@ def score(topic: str = typer.Option(None, help="Topic name."),
     bars = Bars()
     try:
         result = score_topic(topic_obj, backend_name=backend, limit=limit, progress=bars,
-                             budget_usd=budget)
+                             budget_usd=budget, retry_failed=retry_failed)
     finally:
         bars.close()
     console.print(result.counts())
@@ -42,6 +48,10 @@ def score(topic: str = typer.Option(None, help="Topic name."),
     if result.errors:
         console.print(f"[yellow]{len(result.errors)} failure(s); first: {result.errors[0]}"
                       "[/yellow]")
+    if result.possibly_billed:
+        console.print(f"[yellow]{result.possibly_billed} request(s) timed out after being sent "
+                      f"and may have been billed (at most ${result.possibly_billed_usd:.4f}; "
+                      "recorded in the ledger).[/yellow]")
 
 
 def register(app: typer.Typer) -> None:

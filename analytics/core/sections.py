@@ -237,6 +237,19 @@ class ScoreSettings(Section):
         default=None, ge=0.0, json_schema_extra=env("scoring_budget_usd"),
         description="Cost cap of one scoring run in USD: the run stops cleanly before a "
         "call would exceed it. Empty = no cap.")
+    budget_pool: str = Field(
+        default="workers", json_schema_extra=env("scoring_budget_pool"),
+        description="Name of the budget pool that `worker --budget` draws from: every worker "
+        "naming it shares one cap in the database, and its spend accumulates across runs "
+        "until `worker --reset-budget`.")
+    worker_poll_s: float = Field(
+        default=30.0, gt=0, json_schema_extra=env("worker_poll_s"),
+        description="A worker with nothing to score looks for new documents this often "
+        "(seconds).")
+    retry_failed: bool = Field(
+        default=False, json_schema_extra=env("scoring_retry_failed"),
+        description="Scheduled runs and workers also re-score documents whose analysis "
+        "failed (a failed analysis is otherwise final until `score --retry-failed`).")
 
 
 class SummarizeSettings(Section):

@@ -200,9 +200,6 @@ class ChatClient:
         llm = self.settings.llm
         if self._client is None:
             raise RuntimeError("use 'async with client.connection()' before calling")
-        await self._limiter.acquire(estimated_in + llm.max_tokens)
-        if self._abort is not None:  # another call hit a run-stopping error meanwhile
-            raise self._abort
         self.calls += 1
         extra = {"seed": llm.seed} if llm.seed is not None else {}
         response = await self._client.chat.completions.create(
@@ -247,6 +244,12 @@ class ChatClient:
             if budget is not None and not budget.reserve(reserve):
                 usage.transient = True
                 return None, "run budget reached before this call", usage
+            # outside the try: a database error here is not the endpoint's failure
+            await self._limiter.acquire(estimated_in + self.settings.llm.max_tokens)
+            if self._abort is not None:  # another call hit a run-stopping error meanwhile
+                if budget is not None:
+                    budget.settle(reserve, 0.0)
+                raise self._abort
             attempts: list[int | None] = []
             token = _attempts.set(attempts)
             try:

@@ -38,7 +38,8 @@ def score_new_documents(topic: Topic, settings: Settings,
                         progress: ProgressCallback | None = None) -> str:
     from analytics.score.pipeline import score_topic
 
-    result = score_topic(topic, settings=settings, progress=progress)
+    result = score_topic(topic, settings=settings, progress=progress,
+                         retry_failed=settings.score.retry_failed)
     return (f"{result.scored} scored, {result.cached} from cache, {result.failed} failed"
             + (f" — stopped: {result.stopped}" if result.stopped else ""))
 

@@ -44,6 +44,7 @@ from analytics.score.retrieval import PreparedDocument, prepare
 from analytics.store import Analysis, Chunk, Document, session_scope
 from analytics.store.claims import (
     claim_documents,
+    count_claims,
     count_pending,
     pending_query,
     reap_dead_runs,
@@ -427,8 +428,8 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                 database_url: str | None = None, budget_usd: float | None = None,
                 order: str = "published", retry_failed: bool = False,
                 budget_pool: str | None = None, reset_budget: bool = False,
-                poll_s: float | None = None, stop: threading.Event | None = None,
-                kind: str = "score") -> ScoreRunResult:
+                poll_s: float | None = None, until_idle: bool = False,
+                stop: threading.Event | None = None) -> ScoreRunResult:
     """Score every pending document of the topic. Safe to interrupt, re-run, and run in
     several processes at once (claims: no document is scored or paid for twice).
 
@@ -443,7 +444,9 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
     in an order whose every prefix covers the whole period. ``retry_failed``: documents
     whose analysis failed are scored again (the failed row is replaced). ``poll_s``: when
     nothing is left, wait that long for new documents and go on until ``stop`` is set
-    (a worker); None ends the run.
+    (a worker) or, with ``until_idle``, until nothing is pending and no other run holds a
+    claim (a dead run's claims come back to the pool after ``run_dead_after_s``); None ends
+    the run when nothing is left.
     """
     settings = settings or get_settings()
     backend = get_backend(settings, backend_name)
@@ -471,11 +474,11 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                   "budget_pool": budget_pool, "retry_failed": retry_failed,
                   "settings": _scoring_settings(settings, backend.name)}
     if poll_s is not None:
-        parameters["poll_s"] = poll_s
-    with recorded_run(kind, topic.name, backend.name, parameters,
+        parameters.update(worker=True, poll_s=poll_s, until_idle=until_idle)
+    with recorded_run("score", topic.name, backend.name, parameters,
                       database_url=database_url) as run:
         result = ScoreRunResult(run_id=run.id, total=total)
-        meter = ProgressMeter(None, kind, total=total, unit="doc")
+        meter = ProgressMeter(None, "score", total=total, unit="doc")
         claimer = Claimer(database_url, run.id, topic, backend.model, prompt_hash, limit=limit,
                           among=among, retry_failed=retry_failed)
         budget = (SharedBudget(database_url, budget_pool or f"run:{run.id}", budget_usd, run.id,
@@ -509,6 +512,10 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
                         or (limit is not None and claimer.taken >= limit)):
                     break
                 reap_dead_runs(database_url, settings.run_dead_after_s)
+                if until_idle and not count_pending(
+                        database_url, topic.name, backend.model, prompt_hash, retry_failed) \
+                        and not count_claims(database_url, backend.model, prompt_hash):
+                    break
                 if (stop is not None and stop.wait(poll_s)) or (stop is None and _sleep(poll_s)):
                     break
         finally:

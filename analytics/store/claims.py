@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import delete, func, or_, select, update
@@ -66,6 +67,13 @@ def count_pending(database_url: str, topic: str, model: str, prompt_hash: str,
     with session_scope(database_url) as session:
         query = pending_query(topic, model, prompt_hash, retry_failed=retry_failed)
         return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def count_claims(database_url: str, model: str, prompt_hash: str) -> int:
+    """Documents held by running runs for this configuration."""
+    with session_scope(database_url) as session:
+        return session.scalar(select(func.count()).select_from(ScoreClaim).where(
+            ScoreClaim.model == model, ScoreClaim.prompt_hash == prompt_hash)) or 0
 
 
 def claim_documents(database_url: str, run_id: int, topic: str, model: str, prompt_hash: str,
@@ -122,11 +130,15 @@ def beat(database_url: str | None, run_id: int) -> None:
 
 
 class Heartbeat:
-    """A daemon thread that beats for one run until ``stop``; a failed beat is logged and
-    retried at the next interval (a database hiccup must not kill the run)."""
+    """A daemon thread that beats for one run until ``stop``, and every few beats reaps
+    runs whose heartbeat stopped (so a dead worker's documents come back while the others
+    are busy). A failed beat is logged and retried at the next interval: a database hiccup
+    must not kill the run."""
 
-    def __init__(self, database_url: str | None, run_id: int, interval_s: float):
+    def __init__(self, database_url: str | None, run_id: int, interval_s: float,
+                 dead_after_s: float | None = None):
         self.database_url, self.run_id, self.interval = database_url, run_id, interval_s
+        self.dead_after = dead_after_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{run_id}",
                                         daemon=True)
@@ -136,10 +148,15 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
+        last_reap = 0.0
         while not self._stop.wait(self.interval):
             try:
                 beat(self.database_url, self.run_id)
-            except Exception:
+                now = time.monotonic()
+                if self.dead_after and now - last_reap >= self.dead_after / 2:
+                    last_reap = now
+                    reap_dead_runs(self.database_url, self.dead_after)
+            except Exception:  # logged; the next beat retries
                 log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
 
     def stop(self) -> None:

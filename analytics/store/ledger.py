@@ -113,14 +113,14 @@ def take_rate(database_url: str, name: str, requests_per_minute: float,
             query = query.with_for_update()
         row = connection.execute(query).first()
         now = time.time()
-        if row is None:
-            level = list(capacity)
-            connection.execute(RateBucket.__table__.insert().values(
-                name=name, requests=capacity[0], tokens=capacity[1], updated=now))
-        else:
-            elapsed = max(0.0, now - row.updated)
-            level = [min(cap, value + elapsed * cap / 60.0)
-                     for value, cap in zip((row.requests, row.tokens), capacity, strict=True)]
+        if row is None:  # the first taker makes the bucket (another may do so at once)
+            connection.execute(insert_or_ignore(engine, RateBucket, {
+                "name": name, "requests": capacity[0], "tokens": capacity[1],
+                "updated": now}))
+            row = connection.execute(query).first()
+        elapsed = max(0.0, now - row.updated)
+        level = [min(cap, value + elapsed * cap / 60.0)
+                 for value, cap in zip((row.requests, row.tokens), capacity, strict=True)]
         level[1] -= correction
         wait = max(0.0, *((n - lvl) * 60.0 / cap
                           for n, lvl, cap in zip(need, level, capacity, strict=True)))

@@ -93,7 +93,9 @@ def recorded_run(kind: str, topic: str | None = None, provider: str | None = Non
         session.add(run)
         session.flush()
         record = RunRecord(run.id, kind, database_url)
-    heartbeat = Heartbeat(database_url, record.id, get_settings().run_heartbeat_s).start()
+    settings = get_settings()
+    heartbeat = Heartbeat(database_url, record.id, settings.run_heartbeat_s,
+                          settings.run_dead_after_s).start()
     try:
         yield record
     except KeyboardInterrupt as exc:

@@ -6,8 +6,9 @@ response format of the OpenAI API (``usage`` included) and its error format
 unchanged over real HTTP. Chat answers are generated from the request's JSON schema
 (``response_format.json_schema``). A ``script`` of actions, consumed one per chat request,
 injects faults: ``"invalid_json"``, ``"out_of_range"``, ``("status", 429, {"Retry-After":
-"1"})``, ``("status", 500)``, ``("status", 401)``, ``("sleep", seconds)``. ``GET /stats``
-returns the call counts. Run as a script to serve from another process (benchmarks).
+"1"})``, ``("status", 500)``, ``("status", 401)``, ``("sleep", seconds)``, ``("echo_key",
+status)`` (an error body quoting the bearer key, as some gateways do). ``GET /stats``
+returns the call counts and the tokens charged. Run as a script to serve from another process (benchmarks).
 """
 
 from __future__ import annotations
@@ -155,7 +156,12 @@ def make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/stats"):
-                self._send(200, {"calls": dict(state.calls)})
+                with state.lock:
+                    usage = list(state.usage)
+                self._send(200, {"calls": dict(state.calls),
+                                 "prompt_tokens": sum(i for i, _ in usage),
+                                 "completion_tokens": sum(o for _, o in usage),
+                                 "usage": usage})
             else:
                 self._error(404)
 
@@ -191,6 +197,11 @@ def make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 action = "ok"
             if isinstance(action, tuple) and action[0] == "status":
                 return self._error(action[1], action[2] if len(action) > 2 else None)
+            if isinstance(action, tuple) and action[0] == "echo_key":
+                key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                return self._send(action[1], {"error": {
+                    "message": f"Gateway rejected the request made with key {key}",
+                    "type": "server_error", "param": None, "code": None}})
             content = chat_answer(body, action)
             prompt_tokens = len(_prompt_text(body)) // 4
             completion_tokens = len(content) // 4 + 1
