@@ -75,6 +75,11 @@ class IngestSettings(Section):
     article_requests_per_second: float = Field(
         default=2.0, ge=0, description="Request rate limit per news web site when fetching "
         "pages; 0 = no limit.")
+    max_document_chars: int = Field(
+        default=200_000, ge=1_000, json_schema_extra=env("ingest_max_document_chars"),
+        description="A document text (or comment) longer than this many characters is cut "
+        "to it when stored, with a note in its meta ('truncated'), so that no scorer spends "
+        "unbounded time on one document.")
     article_max_bytes: int = Field(
         default=5_000_000, ge=1, description="Article pages larger than this are skipped "
         "(bytes).")

@@ -44,6 +44,8 @@ class RunContext:
     stopped: str | None = None  # set when the provider stopped early but cleanly
     skipped_known: int = 0  # listed items already stored, not fetched again
     notes: list[str] = field(default_factory=list)
+    # bad input rows (file import): {"row": n, "reason": ..., "detail": ...}, the first 100
+    rejected: list[dict[str, Any]] = field(default_factory=list)
     known_ids: Callable[[str, Iterable[str]], set[str]] = _nothing_known
     progress: Callable[[str], None] | None = None  # a short line for the UI/CLI
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -55,6 +57,13 @@ class RunContext:
     def fail(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.failures[reason] += n
+
+    def reject(self, row: int, reason: str, detail: str) -> None:
+        """One input row could not be used: counted under ``reason``, kept with its number."""
+        with self._lock:
+            self.failures[reason] += 1
+            if len(self.rejected) < 100:
+                self.rejected.append({"row": row, "reason": reason, "detail": detail[:200]})
 
     def spend(self, units: int) -> None:
         with self._lock:

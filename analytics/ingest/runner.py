@@ -3,9 +3,12 @@
 The run record's counts: ``fetched`` (items the provider listed: yielded documents plus
 known URLs it did not fetch again), ``new``, ``updated``, ``unchanged``, ``duplicate``
 (new syndicated copies, linked through ``duplicate_of``), ``failed`` (items skipped, by
-reason in ``failures``) and ``quota`` (API units spent). Status: ``ok``, ``stopped`` (the
-provider stopped early but cleanly, e.g. the YouTube quota, or the run was interrupted;
-``error`` says why) or ``failed``.
+reason in ``failures``; bad rows of a file with their row numbers in ``rejected``),
+``quota`` (API units spent), ``nul_bytes_removed`` and ``truncated`` (documents cut to
+``ingest_max_document_chars``, noted in their ``meta``). A batch that collides with another
+process writing the same documents at the same moment is written again (it then sees them).
+Status: ``ok``, ``stopped`` (the provider stopped early but cleanly, e.g. the YouTube
+quota, or the run was interrupted; ``error`` says why) or ``failed``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from analytics.core.progress import ProgressCallback, ProgressMeter
 from analytics.core.settings import Settings, get_settings
@@ -26,7 +30,7 @@ from analytics.ingest.base import RunContext, provider_class
 from analytics.ingest.outlets import fill_outlets
 from analytics.store import session_scope
 from analytics.store.models import Document, Run
-from analytics.store.records import DocumentRecord
+from analytics.store.records import Cleaning, DocumentRecord, clean_record
 from analytics.store.runs import recorded_run
 from analytics.store.writes import UpsertCounts, upsert_documents
 
@@ -103,9 +107,11 @@ def ingest_records(
     database_url: str | None = None,
     context: RunContext | None = None,
     near_duplicate_threshold: float | None = None,
+    max_document_chars: int | None = None,
 ) -> tuple[int, UpsertCounts]:
     """Upsert records batch by batch; a failure keeps every batch already committed."""
     counts = UpsertCounts()
+    cleaning = Cleaning()
     linker = (SyndicationLinker(topic, near_duplicate_threshold, database_url)
               if near_duplicate_threshold is not None else None)
     meter = ProgressMeter(progress, f"ingest {provider}", total=total, unit="doc")
@@ -113,18 +119,35 @@ def ingest_records(
         fetched = 0
         try:
             for batch in _batches(records, batch_size):
+                for record in batch:
+                    cleaning.add(clean_record(record, max_document_chars))
                 fill_outlets(batch)
                 if linker:
                     linker.mark(batch)
-                with session_scope(database_url) as session:
-                    counts.add(upsert_documents(session, batch, run.id))
+                counts.add(_write_batch(batch, run.id, database_url))
                 fetched += len(batch)
                 meter.advance(len(batch))
         finally:
             run.counts = run_counts(fetched, counts, context)
+            run.counts.update(nul_bytes_removed=cleaning.nul_bytes_removed,
+                              truncated=cleaning.truncated)
         if context and context.stopped:
             run.stop(context.stopped)
     return run.id, counts
+
+
+def _write_batch(batch: list[DocumentRecord], run_id: int, database_url: str | None,
+                 attempts: int = 3) -> UpsertCounts:
+    """One transaction; written again when another process inserted one of the same
+    documents (or comments, or topic links) between our read and our insert."""
+    for attempt in range(attempts):
+        try:
+            with session_scope(database_url) as session:
+                return upsert_documents(session, batch, run_id)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_counts(fetched: int, counts: UpsertCounts, context: RunContext | None) -> dict:
@@ -134,6 +157,8 @@ def run_counts(fetched: int, counts: UpsertCounts, context: RunContext | None) -
         values["unchanged"] += context.skipped_known
         values["failed"] = context.failed
         values["failures"] = dict(context.failures)
+        if context.rejected:
+            values["rejected"] = context.rejected[:100]
         values["quota"] = context.quota_units
         if context.notes:
             values["notes"] = context.notes[-20:]
@@ -162,7 +187,18 @@ class IngestResult:
                 f"{c.get('failed', 0)}")
         if c.get("quota"):
             text += f", quota {c['quota']} units"
-        return text + (f" — {self.error}" if self.error else "")
+        if c.get("nul_bytes_removed"):
+            text += f", {c['nul_bytes_removed']} NUL byte(s) removed"
+        if c.get("truncated"):
+            text += f", {c['truncated']} document(s) truncated"
+        text += f" — {self.error}" if self.error else ""
+        rejected = c.get("rejected") or []
+        for row in rejected[:10]:
+            text += f"\n  row {row['row']}: {row['reason']} — {row['detail']}"
+        more = sum((c.get("failures") or {}).values()) - min(len(rejected), 10)
+        if rejected and more > 0:
+            text += f"\n  … {more} more (the run's counts list the first 100 rows)"
+        return text
 
 
 def run_provider(
@@ -198,7 +234,8 @@ def run_provider(
         provider.fetch(topic, query, since, until), topic=topic.name, provider=name,
         parameters=parameters, batch_size=settings.ingest.batch_size, progress=progress,
         database_url=url, context=context,
-        near_duplicate_threshold=settings.ingest.near_duplicate_threshold)
+        near_duplicate_threshold=settings.ingest.near_duplicate_threshold,
+        max_document_chars=settings.ingest.max_document_chars)
     with session_scope(url) as session:
         run = session.get(Run, run_id)
         return IngestResult(run_id, run.status, dict(run.counts), run.error,

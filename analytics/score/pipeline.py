@@ -108,7 +108,9 @@ def load_prepared(session: Session, ids: list[int], settings: Settings) -> list[
         doc = by_id[doc_id]
         comments = sorted(doc.comments, key=lambda c: -(c.likes or 0))
         comments = comments[: settings.score.max_comments_per_document]
-        prepared.append(prepare(doc.id, doc.title, doc.text, [c.text for c in comments],
+        cap = settings.ingest.max_document_chars  # bounds a scorer's time on one document
+        prepared.append(prepare(doc.id, doc.title, doc.text[:cap],
+                                [c.text[:cap] for c in comments],
                                 settings.score.chunk_size, settings.score.chunk_overlap))
     return prepared
 

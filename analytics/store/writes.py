@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from analytics.store.models import Comment, Document, DocumentTopic, utcnow
-from analytics.store.records import CommentRecord, DocumentRecord
+from analytics.store.records import CommentRecord, DocumentRecord, clean_record
 
 
 @dataclass
@@ -93,6 +93,8 @@ def upsert_documents(
     counts = UpsertCounts()
     if not records:
         return counts
+    for record in records:  # NUL bytes never reach a store (the runner counts them first)
+        clean_record(record)
     keys = {(r.source, r.external_id) for r in records}
     keys |= {(r.source, r.duplicate_of_external_id) for r in records
              if r.duplicate_of_external_id}

@@ -64,3 +64,66 @@ def test_unmapped_columns_are_named(settings, topic, tmp_path):
     with pytest.raises(IngestError, match=r"lacks column.*columns are \['a', 'b'\]"):
         run_provider("file", topic, settings=settings,
                      options={"path": str(path), "id": "id", "date": "d", "text": "t"})
+
+
+def test_bad_rows_fail_alone_with_their_row_numbers(settings, topic, tmp_path):
+    """One bad cell fails its row, never the import; what the user sees is in the run."""
+    big = "NATO summit. " * 20_000  # 260 kB: cut to ingest_max_document_chars
+    frame = pd.DataFrame({
+        "doc": ["iso", "epoch", "far", "word", "", "nul", "big", "blank-date"],
+        "when": ["2026-03-01T10:00:00Z", "1772359200", "1e20", "yesterday-ish",
+                 "2026-03-02", "2026-03-03", "2026-03-04", ""],
+        "body": ["ISO date.", "Epoch date.", "Far.", "Word.", "No id.", "Nul\x00 byte\x00.",
+                 big, "No date."]})
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    result = run_provider("file", topic, settings=settings, options={
+        "path": str(path), "id": "doc", "date": "when", "text": "body"})
+    assert result.status == "ok"
+    counts = result.counts
+    assert counts["new"] == 4 and counts["failed"] == 4
+    assert counts["failures"] == {"bad_date": 3, "missing_id": 1}
+    rejected = {r["row"]: (r["reason"], r["detail"]) for r in counts["rejected"]}
+    assert rejected[3][0] == "bad_date" and "out of range" in rejected[3][1]
+    assert rejected[4][0] == "bad_date" and "not a date" in rejected[4][1]
+    assert rejected[5][0] == "missing_id" and rejected[8] == ("bad_date", "when: empty")
+    assert counts["nul_bytes_removed"] == 2 and counts["truncated"] == 1
+    assert "row 3: bad_date" in result.summary()
+    docs = {d.external_id: d for d in stored(settings.database_url)}
+    assert set(docs) == {"iso", "epoch", "nul", "big"}
+    assert docs["epoch"].published_at.replace(tzinfo=None).isoformat() == "2026-03-01T10:00:00"
+    assert docs["nul"].text == "Nul byte."
+    assert len(docs["big"].text) == settings.ingest.max_document_chars
+    assert docs["big"].meta["truncated"]["text_chars"] == len(big)
+
+
+def test_a_non_numeric_like_count_fails_one_comment(settings, topic, tmp_path):
+    path = tmp_path / "comments.csv"
+    path.write_text("submission_id,id,parent_id,created_utc,body,score\n"
+                    "s1,c1,t3_s1,1772359200,First,3\n"
+                    "s1,c2,t1_c1,1772359300,Second,lots\n"
+                    ",c3,t3_s2,1772359400,Orphan,1\n"
+                    "s1,,t3_s1,1772359500,No id,2\n")
+    result = run_provider("file", topic, settings=settings,
+                          options={"path": str(path), "preset": "reddit_comments"})
+    assert result.status == "ok" and result.counts["new"] == 1
+    assert result.counts["failures"] == {"bad_number": 1, "missing_document": 1,
+                                         "missing_id": 1}
+    assert [r["row"] for r in result.counts["rejected"]] == [3, 2, 4] or \
+        sorted(r["row"] for r in result.counts["rejected"]) == [2, 3, 4]
+    (doc,) = stored(settings.database_url)
+    assert [c.external_id for c in doc.comments] == ["c1"]
+
+
+def test_unknown_source_is_bad_input(settings, topic, tmp_path):
+    from typer.testing import CliRunner
+
+    from analytics.cli import app
+
+    path = tmp_path / "x.csv"
+    path.write_text("id,date,text\n1,2026-01-01,x\n")
+    result = CliRunner().invoke(app, ["ingest", "--source", "file", "--path", str(path),
+                                      "--option", "source=anything", "--option", "id=id",
+                                      "--option", "date=date", "--option", "text=text"])
+    assert result.exit_code == 2 and "not one of news, youtube, reddit" in result.output
+    assert stored(settings.database_url) == []

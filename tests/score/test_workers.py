@@ -72,7 +72,12 @@ def test_two_score_processes_on_the_same_documents_pay_once(stub, tmp_path, topi
     processes = [subprocess.Popen([sys.executable, "-m", "analytics", "score"], cwd=ROOT,
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                  for _ in range(2)]
-    outputs = [p.communicate(timeout=300)[0].decode() for p in processes]
+    try:
+        outputs = [p.communicate(timeout=300)[0].decode() for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
     assert [p.returncode for p in processes] == [0, 0], outputs
     counts = _counts(url)
     runs = counts["runs"]
@@ -202,21 +207,15 @@ def test_kill_9_one_of_four_workers(stub, tmp_path, topic, settings):
                "0.5", "--exit-when-idle", "--quiet", "--budget", "10"]
     workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT) for _ in range(4)]
-    victim = workers[0]
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        with session_scope(url) as session:
-            mine = session.scalar(select(func.count(Analysis.id)).join(
-                Run, Run.id == Analysis.run_id).where(Run.pid == victim.pid))
-        if mine:
-            break
-        time.sleep(0.2)
-    assert mine, victim.communicate(timeout=5)[0].decode()[-2000:]
-    victim.send_signal(signal.SIGKILL)
-    killed_at = time.time()
-    victim.wait(timeout=10)
-    outputs = [w.communicate(timeout=300)[0].decode() for w in workers[1:]]
+    try:
+        killed_at = _kill_one_when_it_has_stored(workers[0], url)
+        outputs = [w.communicate(timeout=300)[0].decode() for w in workers[1:]]
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
     assert [w.returncode for w in workers[1:]] == [0, 0, 0], outputs
+    victim = workers[0]
     counts = _counts(url)
     with session_scope(url) as session:
         dead = session.scalar(select(Run).where(Run.pid == victim.pid))
@@ -232,6 +231,24 @@ def test_kill_9_one_of_four_workers(stub, tmp_path, topic, settings):
     assert pool.reserved_usd == pytest.approx(0, abs=1e-9)
     # what the dead worker held for in-flight requests is spent as possibly billed
     assert pool.spent_usd >= counts["ledger_cost"] - 1e-9
+    print(f"fault test: reaped {reaped_after:.1f} s after kill -9 (dead after {dead_after} s); "
+          f"{counts['documents']}/{size} documents, each once; {extra} in-flight request(s) of "
+          "the dead worker re-sent")
+
+
+def _kill_one_when_it_has_stored(victim: subprocess.Popen, url: str) -> float:
+    deadline = time.time() + 240
+    mine = 0
+    while time.time() < deadline and not mine:
+        with session_scope(url) as session:
+            mine = session.scalar(select(func.count(Analysis.id)).join(
+                Run, Run.id == Analysis.run_id).where(Run.pid == victim.pid))
+        time.sleep(0.2)
+    assert mine, "the victim stored nothing within 240 s"
+    victim.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    victim.wait(timeout=10)
+    return killed_at
 
 
 def test_worker_follows_new_documents_until_stopped(tmp_path, topic, settings):

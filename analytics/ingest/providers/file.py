@@ -10,6 +10,11 @@ Two shapes, chosen by the column mapping:
 
 ``preset=reddit_comments`` maps the columns of the r/worldnews comment exports
 (submission_id, id, parent_id, created_utc, body, score).
+
+Bad rows never stop an import: a row whose cell cannot be used (no id, a date that is
+neither an epoch nor an ISO date, an epoch out of range, a non-numeric like count) is
+rejected with its reason and its row number (1 = the first data row) in the run's counts,
+and the other rows are stored. A date column may mix epoch seconds and ISO dates.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.core.errors import BadInput
 from analytics.core.settings import Settings
 from analytics.core.topics import Topic
+from analytics.core.views import SOURCES
 from analytics.ingest.base import Option, RunContext
 from analytics.ingest.http import IngestError
 from analytics.store.records import CommentRecord, DocumentRecord
@@ -36,6 +43,13 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 MAPPING_KEYS = ("id", "date", "text", "title", "url", "author", "parent", "document", "likes")
+ROW = "_row"  # the row number (1 = the first data row) kept for rejection messages
+# epoch seconds a timestamp can hold (pandas' nanosecond range, 1677-09-22 .. 2262-04-11)
+EPOCH_RANGE = (-9_223_372_036.0, 9_223_372_036.0)
+
+
+class BadFileOption(BadInput):
+    """An option of the file import that cannot be used (e.g. an unknown source)."""
 
 
 class FileImportProvider:
@@ -61,15 +75,20 @@ class FileImportProvider:
                         **{k: v for k, v in options.items() if v and isinstance(v, str)}}
         self.path = Path(self.mapping.get("path", ""))
         self.doc_source = self.mapping.get("source", "news")
+        if self.doc_source not in SOURCES:
+            raise BadFileOption(f"File import: source '{self.doc_source}' is not one of "
+                                f"{', '.join(SOURCES)} (option source=...).")
 
     def fetch(self, topic: Topic, query: str | None = None, since: dt.datetime | None = None,
               until: dt.datetime | None = None) -> Iterator[DocumentRecord]:
         frame = self._read()
-        frame["_date"] = _parse_dates(frame[self._column("date")])
-        bad = frame["_date"].isna()
-        if bad.any():
-            self.context.fail("bad_date", int(bad.sum()))
-            frame = frame[~bad]
+        frame[ROW] = range(1, len(frame) + 1)
+        column = self._column("date")
+        frame["_date"], problems = _parse_dates(frame[column])
+        for row, problem in zip(frame.loc[problems.notna(), ROW], problems.dropna(),
+                                strict=True):
+            self.context.reject(int(row), "bad_date", f"{column}: {problem}")
+        frame = frame[problems.isna()]
         if "document" in self.mapping:
             yield from self._threads(frame, topic, since, until)
         else:
@@ -110,9 +129,7 @@ class FileImportProvider:
         column = self.mapping.get(key)
         if not column or column not in row.index:
             return None
-        value = row[column]
-        return None if value is None or (isinstance(value, float) and pd.isna(value)) \
-            or value == "" else value
+        return _blank(row[column])
 
     # --- one row per document -----------------------------------------------------------
     def _documents(self, frame: pd.DataFrame, topic: Topic, since, until,
@@ -121,23 +138,39 @@ class FileImportProvider:
             when = row["_date"].to_pydatetime()
             if not _in_window(when, since, until):
                 continue
+            external_id = _text(self._value(row, "id"))
+            if external_id is None or not external_id.strip():
+                self.context.reject(int(row[ROW]), "missing_id",
+                                    f"no value in the id column '{self.mapping['id']}'")
+                continue
             yield DocumentRecord(
                 source=self.doc_source, provider=self.name, topic=topic.name,
-                external_id=str(self._value(row, "id")), published_at=when,
+                external_id=external_id.strip(), published_at=when,
                 text=str(self._value(row, "text") or ""), title=_text(self._value(row, "title")),
                 url=_text(self._value(row, "url")), author=_text(self._value(row, "author")),
-                meta={"file": self.path.name})
+                meta={"file": self.path.name, "row": int(row[ROW])})
 
     # --- one row per comment, grouped into threads --------------------------------------
     def _threads(self, frame: pd.DataFrame, topic: Topic, since, until,
                  ) -> Iterator[DocumentRecord]:
         group_column = self._column("document")
-        for document_id, rows in frame.groupby(group_column, sort=False):
+        missing = frame[group_column].map(lambda v: _text(_blank(v)) is None)
+        for row in frame.loc[missing, ROW]:
+            self.context.reject(int(row), "missing_document",
+                                f"no value in the document column '{group_column}'")
+        for document_id, rows in frame[~missing].groupby(group_column, sort=False):
             rows = rows.sort_values("_date")
-            first = rows["_date"].iloc[0].to_pydatetime()
+            comments = []
+            for _, row in rows.iterrows():
+                try:
+                    comments.append(self._comment(row))
+                except BadRow as exc:
+                    self.context.reject(int(row[ROW]), exc.reason, str(exc))
+            if not comments:
+                continue
+            first = min(c.published_at for c in comments)
             if not _in_window(first, since, until):
                 continue
-            comments = [self._comment(row) for _, row in rows.iterrows()]
             fields = {"document": document_id}
             yield DocumentRecord(
                 source=self.doc_source, provider=self.name, topic=topic.name,
@@ -149,22 +182,63 @@ class FileImportProvider:
                 comments=comments)
 
     def _comment(self, row: pd.Series) -> CommentRecord:
+        external_id = _text(self._value(row, "id"))
+        if external_id is None or not external_id.strip():
+            raise BadRow("missing_id", f"no value in the id column '{self.mapping['id']}'")
         likes = self._value(row, "likes")
+        try:
+            likes = int(float(likes)) if likes is not None else None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BadRow("bad_number", f"{self.mapping.get('likes')}: {str(likes)[:40]!r} is "
+                         "not a number") from exc
         return CommentRecord(
-            external_id=_strip_fullname(str(self._value(row, "id"))),
+            external_id=_strip_fullname(external_id.strip()),
             text=str(self._value(row, "text") or ""),
             parent_external_id=_parent(self._value(row, "parent")),
             author=_text(self._value(row, "author")),
             published_at=row["_date"].to_pydatetime(),
-            likes=int(float(likes)) if likes is not None else None)
+            likes=likes)
 
 
-def _parse_dates(values: pd.Series) -> pd.Series:
-    """Epoch seconds (numbers or numeric strings) or ISO dates, as UTC timestamps."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all():
-        return pd.to_datetime(numeric, unit="s", utc=True)
-    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+class BadRow(ValueError):
+    """One input row cannot be used; ``reason`` is the failure count's key."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _blank(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) \
+        or value == "" else value
+
+
+def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Each cell on its own: epoch seconds (a number or a numeric string) or an ISO date, as
+    a UTC timestamp; and per cell the problem (None when it parsed)."""
+    dates = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    problems = pd.Series(None, index=values.index, dtype=object)
+    text = values.map(lambda v: None if _blank(v) is None else str(v).strip())
+    numeric = pd.to_numeric(text, errors="coerce")
+    is_number = numeric.notna()
+    in_range = is_number & numeric.between(*EPOCH_RANGE)
+    if in_range.any():
+        dates[in_range] = pd.to_datetime(numeric[in_range], unit="s", utc=True)
+    problems[is_number & ~in_range] = text[is_number & ~in_range].map(
+        lambda v: f"epoch {v[:30]} is out of range")
+    others = ~is_number & text.notna()
+    if others.any():
+        dates[others] = pd.to_datetime(text[others], utc=True, errors="coerce", format="mixed")
+    for index, value in text[others & dates.isna()].items():  # say why, cell by cell
+        try:
+            stamp = pd.Timestamp(value)
+            dates[index] = stamp.tz_localize("UTC") if stamp.tzinfo is None else \
+                stamp.tz_convert("UTC")
+        except (ValueError, OverflowError, TypeError) as exc:
+            kind = "out of range" if "out of bounds" in str(exc).lower() else "not a date"
+            problems[index] = f"{value[:40]!r} is {kind}"
+    problems[text.isna()] = "empty"
+    return dates, problems
 
 
 def _in_window(when: dt.datetime, since: dt.datetime | None, until: dt.datetime | None) -> bool:
