@@ -33,9 +33,11 @@ app.add_typer(scenarios.app, name="scenarios")
 
 
 def main() -> None:
+    from analytics.core.redact import install_log_redaction
     from analytics.store.runs import stop_on_sigterm
 
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # keys, passwords and URL user-info never reach the log
     stop_on_sigterm()  # SIGTERM ends a run as 'stopped', keeping finished work
     app()

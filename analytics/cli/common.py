@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from analytics.core.errors import EXIT_FAILED, UserError
 from analytics.core.progress import Progress
+from analytics.core.redact import redact_configured
 from analytics.core.topics import Topic, load_topic
 
 console = Console()
@@ -28,13 +29,13 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except UserError as exc:
-            console.print(f"[red]Error:[/red] {exc}")
+            console.print(f"[red]Error:[/red] {redact_configured(str(exc))}")
             raise typer.Exit(exc.exit_code) from exc
     return wrapper
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    console.print(f"[red]Error:[/red] {message}")
+    console.print(f"[red]Error:[/red] {redact_configured(message)}")
     return typer.Exit(code)
 
 

@@ -7,9 +7,11 @@ and every secret value configured in the settings, wherever they appear in a tex
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
@@ -68,7 +70,21 @@ def configured_secrets() -> list[str]:
             elif hasattr(type(value), "model_fields"):
                 walk(value)
 
+    def walk_urls(model: Any) -> None:  # user-info of any URL setting (base URLs too)
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if hasattr(type(value), "model_fields"):
+                walk_urls(value)
+            elif isinstance(value, str) and "://" in value and "@" in value:
+                try:
+                    password = urlsplit(value).password
+                except ValueError:
+                    password = None
+                if password:
+                    found.append(password)
+
     walk(settings)
+    walk_urls(settings)
     try:
         password = make_url(settings.database_url).password
     except Exception:  # a malformed URL has no password to hide
@@ -76,3 +92,37 @@ def configured_secrets() -> list[str]:
     if password:
         found.append(str(password))
     return [s for s in found if s]
+
+
+def redact_configured(text: str | None) -> str | None:
+    """``redact`` with the secrets of the current settings (for anything printed)."""
+    try:
+        secrets = configured_secrets()
+    except Exception:  # invalid settings must not hide the message that says so
+        secrets = []
+    return redact(text, secrets)
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: the message and the traceback of every record, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave the record as it is
+            return True
+        record.msg, record.args = redact_configured(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_configured(
+                logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact_configured(record.exc_text)
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> None:
+    """Redact every record the handlers of ``logger`` (default: root) write."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -11,6 +11,7 @@ import streamlit as st
 
 from analytics.core.errors import UserError
 from analytics.core.progress import Progress, ProgressCallback
+from analytics.core.redact import redact_configured
 from analytics.core.settings import get_settings
 from analytics.core.topics import Topic
 from analytics.dashboard import loaders
@@ -38,7 +39,7 @@ def run_with_status(label: str, work: Callable[[ProgressCallback], Any],
             result = work(progress)
         except UserError as exc:
             box.update(label="Stopped", state="error")
-            st.error(str(exc))
+            st.error(redact_configured(str(exc)))
             return None
         except Exception as exc:  # the run row and the log hold the details
             log.exception("%s failed", label)
@@ -85,7 +86,7 @@ def ask_corpus(topic: Topic, question: str, index) -> Any | None:
         with st.spinner("Searching…"):
             return ask(topic, question, index=index)
     except UserError as exc:
-        st.error(str(exc))
+        st.error(redact_configured(str(exc)))
         return None
 
 

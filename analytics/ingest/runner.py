@@ -20,7 +20,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from analytics.core.progress import ProgressCallback, ProgressMeter
 from analytics.core.settings import Settings, get_settings
@@ -144,8 +144,10 @@ def _write_batch(batch: list[DocumentRecord], run_id: int, database_url: str | N
         try:
             with session_scope(database_url) as session:
                 return upsert_documents(session, batch, run_id)
-        except IntegrityError:
-            if attempt == attempts - 1:
+        except (IntegrityError, OperationalError) as exc:
+            # SQLite reports the same collision as a stale snapshot ("database is locked")
+            stale = isinstance(exc, OperationalError) and "locked" in str(exc)
+            if attempt == attempts - 1 or not (isinstance(exc, IntegrityError) or stale):
                 raise
     raise AssertionError("unreachable")
 

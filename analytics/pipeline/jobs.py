@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from analytics.core.errors import UserError
 from analytics.core.progress import Progress
+from analytics.core.redact import redact_configured
 from analytics.store.runs import describe_error
 
 log = logging.getLogger("analytics.jobs")
@@ -49,7 +50,7 @@ class BackgroundJob:
         try:
             self.result = self.target(self)
         except UserError as exc:
-            self.error = str(exc)
+            self.error = redact_configured(str(exc))
         except Exception as exc:
             log.exception("background job %s failed", self.name)
             self.error = describe_error(exc)

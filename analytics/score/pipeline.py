@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 from analytics import __version__
 from analytics.core.errors import UserError
 from analytics.core.progress import ProgressCallback, ProgressMeter
+from analytics.core.redact import redact_configured
 from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.llm.costs import cost_usd
@@ -130,7 +131,7 @@ def _analysis_row(doc: PreparedDocument, outcome: ScoringOutcome, topic: Topic,
     return Analysis(
         document_id=doc.document_id, topic=topic.name, backend=backend.name, model=backend.model,
         prompt_hash=prompt_hash, content_hash=doc.scoring_hash,
-        status="ok" if result else "failed", error=outcome.error,
+        status="ok" if result else "failed", error=redact_configured(outcome.error),
         on_topic=result.on_topic if result else None,
         summary=result.summary if result else None,
         scores={k: v.value for k, v in result.scores.items()} if result else {},

@@ -70,12 +70,14 @@ def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for a user: the message of errors we raise on purpose, type + message else."""
+    """One line for a user: the message of errors we raise on purpose, type + message else;
+    secrets redacted (it is shown on pages, printed and stored)."""
     from analytics.core.errors import UserError
+    from analytics.core.redact import redact_configured
 
     if isinstance(exc, UserError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        return redact_configured(str(exc))
+    return redact_configured(f"{type(exc).__name__}: {exc}")
 
 
 @contextmanager

@@ -127,3 +127,29 @@ def test_unknown_source_is_bad_input(settings, topic, tmp_path):
                                       "--option", "date=date", "--option", "text=text"])
     assert result.exit_code == 2 and "not one of news, youtube, reddit" in result.output
     assert stored(settings.database_url) == []
+
+
+def test_two_overlapping_imports_of_one_file_both_succeed(settings, topic, tmp_path):
+    """Measured before: one of two overlapping ingests died with a unique violation."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    rows = 600
+    frame = pd.DataFrame({"id": [f"d{i}" for i in range(rows)],
+                          "date": ["2026-03-01"] * rows,
+                          "text": [f"Document {i} about NATO." for i in range(rows)]})
+    path = tmp_path / "same.csv"
+    frame.to_csv(path, index=False)
+    env = {**os.environ, "ANALYTICS_DATABASE_URL": settings.database_url,
+           "ANALYTICS_INGEST_BATCH_SIZE": "25"}
+    command = [sys.executable, "-m", "analytics", "ingest", "--source", "file", "--path",
+               str(path), "--option", "id=id", "--option", "date=date", "--option",
+               "text=text"]
+    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert len(stored(settings.database_url)) == rows
