@@ -8,7 +8,7 @@ Add a page = one file + one line.
 
 import streamlit as st
 
-from analytics.dashboard import navigation, state
+from analytics.dashboard import auth, navigation, state
 
 navigation.entrypoint_ran = True  # deep links on a fresh server: see ensure_entrypoint
 
@@ -25,8 +25,13 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Opinion analytics", page_icon=":material/insights:", layout="wide")
-page = st.navigation(PAGES)
-navigation.narrow_sidebar()
-state.sidebar()  # drawn here, every run, so the view persists across pages
-navigation.start_warm_up()
-page.run()
+# Login and roles (or: local only) before any page draws. A visitor who may not see the
+# pages gets no page, no filters and no page list (the navigation is registered, hidden, so
+# Streamlit's automatic pages/ list does not appear either).
+allowed = auth.gate()
+page = st.navigation(PAGES, position="sidebar" if allowed else "hidden")
+if allowed:
+    navigation.narrow_sidebar()
+    state.sidebar()  # drawn here, every run, so the view persists across pages
+    navigation.start_warm_up()
+    page.run()

@@ -7,7 +7,7 @@ import streamlit as st
 from analytics.charts import overview as charts
 from analytics.core.errors import UserError
 from analytics.dashboard import loaders
-from analytics.dashboard.safe import escape_md, safe_url
+from analytics.dashboard.safe import escape_md, invalid_param, safe_url
 from analytics.dashboard.state import drill_down, empty_state, page_start
 from analytics.dashboard.tables import (
     documents_table,
@@ -85,7 +85,7 @@ if selected:
     st.query_params["doc"] = str(int(table.iloc[selected[0]]["id"]))
 requested = st.query_params.get("doc", "")
 if requested and not requested.isdigit():
-    st.toast("The link's document id was not a number; showing the first document.")
+    invalid_param("doc", requested, "the newest document")
 document_id = int(requested) if requested.isdigit() else int(table.iloc[0]["id"])
 if document_id not in set(table["id"]):
     st.caption("The linked document is outside this view's filters; it is shown because the "

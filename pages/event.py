@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics.charts import changes as change_charts
 from analytics.charts import overview as charts
-from analytics.dashboard import actions, loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import go_to_documents, page_start
@@ -135,6 +135,7 @@ with st.expander("Add an event to this topic"), st.form("add_event"):
     when = st.date_input("Date", day, key="new_event_day")
     what = st.text_input("What happened", max_chars=200, key="new_event_label")
     who = st.text_input("Your name", max_chars=80, key="new_event_by")
-    if st.form_submit_button("Add event") and actions.add_event(view.topic, when, what,
-                                                                who):
+    if st.form_submit_button("Add event", disabled=not auth.can("analyst"),
+                             help=auth.why_not("analyst")) \
+            and actions.add_event(view.topic, when, what, who):
         st.rerun()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics.charts import dynamics as charts
 from analytics.core.settings import get_settings
-from analytics.dashboard import actions, loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
 from analytics.dynamics import (
@@ -32,7 +32,8 @@ config = DynamicsConfig.from_settings(settings)
 fit, older = loaders.dynamics_fit(view.topic.name, config.model_dump_json())
 
 if st.button("Fit dynamics model", type="primary" if fit is None else "secondary",
-             help="Trains the validation and the production ensembles (seconds to a minute)."):
+             disabled=not auth.can("analyst"), help=auth.why_not("analyst") or
+             "Trains the validation and the production ensembles (seconds to a minute)."):
     if actions.fit_dynamics(view.topic) is not None:
         st.rerun()
     st.stop()

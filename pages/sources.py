@@ -3,15 +3,9 @@
 import streamlit as st
 
 from analytics.core.settings import get_settings
-from analytics.dashboard import loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.state import current_view
-from analytics.pipeline.sources import (
-    ingestion_job,
-    scoring_estimate,
-    scoring_job,
-    start_ingestion,
-    start_scoring,
-)
+from analytics.pipeline.sources import ingestion_job, scoring_estimate, scoring_job
 
 view = current_view()
 st.title("Sources")
@@ -41,8 +35,9 @@ ready = [] if sources.empty else sources.loc[sources["ready"], "provider"].tolis
 chosen = st.multiselect("Providers", ready, default=ready, key="ingest_providers",
                         help="Each runs for the window since its last successful run.")
 running = job is not None and not job.done
-if st.button("Run ingestion now", disabled=running or not chosen, type="primary"):
-    start_ingestion(view.topic, settings, chosen)
+if st.button("Run ingestion now", disabled=running or not chosen or not auth.can("admin"),
+             type="primary", help=auth.why_not("admin")) \
+        and actions.start_ingestion(view.topic, chosen) is not None:
     st.session_state["ingest_job_seen"] = False
     st.rerun()
 
@@ -88,9 +83,9 @@ else:
                 f"({estimate.backend}, {estimate.model}); {estimate.cached:,} can be copied "
                 f"from the cache.{cost}")
     busy = scorer is not None and not scorer.done
-    if st.button(f"Score {estimate.documents:,} document(s)", disabled=busy,
-                 key="score_pending"):
-        start_scoring(view.topic, settings)
+    if st.button(f"Score {estimate.documents:,} document(s)",
+                 disabled=busy or not auth.can("admin"), help=auth.why_not("admin"),
+                 key="score_pending") and actions.start_scoring(view.topic) is not None:
         st.session_state["score_job_seen"] = False
         st.rerun()
 
@@ -124,3 +119,9 @@ if runs.empty:
             "`python -m analytics ingest --source gdelt`.")
 else:
     st.dataframe(runs, hide_index=True, width="stretch")
+
+if auth.can("admin"):
+    with st.expander("Settings in effect (admin)"):
+        st.caption("Set through ANALYTICS_* variables, `.env` or `.streamlit/secrets.toml` "
+                   "(docs/CONFIGURATION.md), then restart; secrets are left out here.")
+        st.json(actions.settings_in_effect() or {}, expanded=1)

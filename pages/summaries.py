@@ -8,7 +8,7 @@ st.text or st.dataframe, never as HTML.
 import streamlit as st
 
 from analytics.core.settings import get_settings
-from analytics.dashboard import actions, loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
 from analytics.summarize import EXTRACTIVE_LABEL, PERIODS
@@ -30,7 +30,8 @@ source = right.selectbox("Source", view.sources, key="summary_source")
 with st.expander("Build or refresh summaries", expanded=False):
     st.write(f"Builds {period}ly summaries for the sources selected in the sidebar; periods "
              "whose documents did not change are skipped.")
-    if st.button("Build summaries", type="primary"):
+    if st.button("Build summaries", type="primary", disabled=not auth.can("analyst"),
+                 help=auth.why_not("analyst")):
         actions.build_summaries(topic, period, list(view.sources))
 
 summaries = loaders.load_summaries(topic.name, period)
@@ -84,7 +85,8 @@ st.caption("Finds the passages most similar to your question (MiniLM embeddings 
                f"{settings.llm.model} then answers from those passages only, with citations."))
 with st.form("ask"):
     question = st.text_input("Question", placeholder="Do commenters trust Article 5?")
-    asked = st.form_submit_button("Ask")
+    asked = st.form_submit_button("Ask", disabled=not auth.can("analyst"),
+                                  help=auth.why_not("analyst"))
 if asked and question.strip():
     index = loaders.chunk_index(topic.name, view.sources, view.start, view.end)
     answer = actions.ask_corpus(topic, question, index)

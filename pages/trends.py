@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import trends
 from analytics.charts import trends as charts
-from analytics.dashboard import actions, loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
@@ -42,7 +42,8 @@ needed = [key for key, trend in views.items()
           if (trend.shown(form) is None or (form == "auto" and trend.choice is None))
           and scored[key].notna().sum() >= trends.MIN_DOCUMENTS
           and (view.signature, key, form) not in attempted]
-refit = st.button("Refit now", help="Fit again, ignoring the cached fits.")
+refit = st.button("Refit now", disabled=not auth.can("analyst"),
+                  help=auth.why_not("analyst") or "Fit again, ignoring the cached fits.")
 if needed or refit:
     attempted.update((view.signature, key, form) for key in needed)
     forms = list(trends.FORMS) if form == "auto" else [form]

@@ -10,7 +10,7 @@ import streamlit as st
 from analytics import validate as v
 from analytics.charts import validation as charts
 from analytics.core.settings import get_settings
-from analytics.dashboard import actions, loaders
+from analytics.dashboard import actions, auth, loaders
 from analytics.dashboard.state import page_start
 
 view, status = page_start("Validation")
@@ -86,7 +86,8 @@ with code_tab:
                         "Not addressed", value=earlier is None,
                         key=f"na_{document_id}_{score.key}")
                     values[score.key] = None if not_addressed else value
-                submitted = st.form_submit_button("Save labels", type="primary")
+                submitted = st.form_submit_button("Save labels", type="primary",
+                                                  disabled=not auth.can("analyst"))
             if submitted:
                 pi = queue.loc[queue["document_id"] == document_id,
                                "inclusion_probability"].iloc[0]
@@ -175,7 +176,8 @@ with sample_tab:
                               help="stratified = by source and month, proportional allocation")
         size = st.number_input("Documents", 1, 10_000, settings.validation.sample_size)
         seed = st.number_input("Seed", 0, 2**31 - 1, settings.validation.seed)
-        if st.form_submit_button("Draw sample") and actions.draw_sample(
+        if st.form_submit_button("Draw sample", disabled=not auth.can("analyst")) \
+                and actions.draw_sample(
                 topic, int(size), design, int(seed)):
             st.session_state.pop("validation_doc", None)
     st.markdown("**Code outside the app**")
@@ -189,5 +191,5 @@ with sample_tab:
     upload = st.file_uploader("Import labels (CSV: document_id, score, value, annotator)",
                               type=["csv"], key="labels_upload")
     default_annotator = st.text_input("Annotator for rows without one", key="import_annotator")
-    if upload is not None and st.button("Import labels"):
+    if upload is not None and st.button("Import labels", disabled=not auth.can("analyst")):
         actions.import_labels(topic, upload.getvalue(), default_annotator or None)

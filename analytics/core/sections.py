@@ -378,6 +378,33 @@ class PipelineSettings(Section):
         "analytics cron`.")
 
 
+class DashboardSettings(Section):
+    """Who may do what in the dashboard (login through Streamlit's OIDC, roles)."""
+
+    env_prefix: ClassVar[str] = "dashboard_"
+
+    admins: list[str] = Field(
+        default=[], description="E-mail addresses (as the login provider states them) with "
+        "the admin role: ingestion and scoring from the Sources page, the demo preparation, "
+        "the settings in effect — and everything analysts may do.")
+    analysts: list[str] = Field(
+        default=[], description="E-mail addresses with the analyst role: code labels, ask the "
+        "corpus, refit trends and dynamics, build summaries — and everything viewers may do.")
+    viewers: list[str] = Field(
+        default=[], description="E-mail addresses with the viewer role: read and export.")
+    default_role: Literal["viewer", "none"] = Field(
+        default="viewer", description="Role of a signed-in user who is in none of the lists: "
+        "'viewer', or 'none' (no access).")
+    anonymous_role: Literal["viewer", "analyst", "admin"] = Field(
+        default="admin", description="Role of everyone when no login is configured (no [auth] "
+        "in .streamlit/secrets.toml). The default suits a dashboard that only this machine can "
+        "open (127.0.0.1); use 'viewer' if you allow remote access without login.")
+    allow_remote_without_login: bool = Field(
+        default=False, description="Serve the dashboard on an address other than 127.0.0.1 "
+        "(server.address) without a login. Off by default: anyone who can reach the port "
+        "would get the anonymous role.")
+
+
 # Settings attribute -> section model, in the order the docs list them.
 SECTIONS: dict[str, type[Section]] = {
     "ingest": IngestSettings,
@@ -389,4 +416,5 @@ SECTIONS: dict[str, type[Section]] = {
     "dynamics": DynamicsSettings,
     "reports": ReportSettings,
     "pipeline": PipelineSettings,
+    "dashboard": DashboardSettings,
 }

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from analytics.core.sections import (
     PROJECT_ROOT,
     SECTIONS,
+    DashboardSettings,
     DynamicsSettings,
     IngestSettings,
     LLMSettings,
@@ -202,6 +203,7 @@ class Settings(BaseSettings):
     dynamics: DynamicsSettings = Field(default_factory=DynamicsSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

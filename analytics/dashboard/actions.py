@@ -1,5 +1,6 @@
 """Work the pages start from buttons: it runs with a progress bar, a failure the user can
-fix ends in one red message (never a traceback), and the cached reads are cleared after."""
+fix ends in one red message (never a traceback), and the cached reads are cleared after.
+Each action checks the visitor's role first (``dashboard.auth``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from analytics.core.progress import Progress, ProgressCallback
 from analytics.core.redact import redact_configured
 from analytics.core.settings import get_settings
 from analytics.core.topics import Topic
-from analytics.dashboard import loaders
+from analytics.dashboard import auth, loaders
 from analytics.store import session_scope
 
 log = logging.getLogger("analytics.dashboard")
@@ -56,6 +57,10 @@ def fit_trends(topic: Topic, scores: list[str], forms: list[str], sources: tuple
                start, end, force: bool = False) -> Any | None:
     from analytics.trends import refresh_trends
 
+    # Fitting what a view lacks is part of reading the page (cached, no money spent);
+    # refitting on purpose is an analyst's.
+    if force and not auth.require("analyst", "Refitting trends"):
+        return None
     return run_with_status("Fitting trends…", lambda progress: refresh_trends(
         topic, get_settings(), scores=scores, forms=forms, sources=sources, start=start,
         end=end, force=force, progress=progress), lambda fits: f"Fitted {len(fits)} trend(s)")
@@ -65,6 +70,8 @@ def fit_dynamics(topic: Topic) -> Any | None:
     from analytics.dashboard.loaders import dynamics_fit
     from analytics.dynamics import refresh_dynamics
 
+    if not auth.require("analyst", "Fitting the dynamics model"):
+        return None
     result = run_with_status("Fitting the dynamics ensemble…", lambda progress: refresh_dynamics(
         topic, get_settings(), progress=progress, force=True), lambda _fit: "Fitted")
     dynamics_fit.clear()
@@ -74,6 +81,8 @@ def fit_dynamics(topic: Topic) -> Any | None:
 def build_summaries(topic: Topic, period: str, sources: list[str]) -> Any | None:
     from analytics.summarize import summarize_topic
 
+    if not auth.require("analyst", "Building summaries"):
+        return None
     return run_with_status("Building summaries…", lambda progress: summarize_topic(
         topic, period, sources, progress=progress),
         lambda r: f"Done: {r.written} written, {r.unchanged} unchanged, {r.failed} failed")
@@ -82,6 +91,8 @@ def build_summaries(topic: Topic, period: str, sources: list[str]) -> Any | None
 def ask_corpus(topic: Topic, question: str, index) -> Any | None:
     from analytics.summarize.ask import ask_corpus as ask
 
+    if not auth.require("analyst", "Asking the corpus"):
+        return None
     try:
         with st.spinner("Searching…"):
             return ask(topic, question, index=index)
@@ -94,6 +105,8 @@ def save_labels(topic: Topic, document_id: int, annotator: str, values: dict,
                 probability: float) -> bool:
     from analytics import validate
 
+    if not auth.require("analyst", "Coding labels"):
+        return False
     try:
         with session_scope() as session:
             validate.save_labels(session, topic, document_id, annotator, values, probability)
@@ -107,6 +120,8 @@ def save_labels(topic: Topic, document_id: int, annotator: str, values: dict,
 def draw_sample(topic: Topic, size: int, design: str, seed: int) -> bool:
     from analytics import validate
 
+    if not auth.require("analyst", "Drawing a validation sample"):
+        return False
     try:
         drawn = validate.draw_sample(topic.name, size=size, design=design, seed=seed,
                                      settings=get_settings())
@@ -120,6 +135,8 @@ def draw_sample(topic: Topic, size: int, design: str, seed: int) -> bool:
 def import_labels(topic: Topic, raw: bytes, annotator: str | None) -> bool:
     from analytics import validate
 
+    if not auth.require("analyst", "Importing labels"):
+        return False
     try:
         with session_scope() as session:
             result = validate.import_labels_csv(session, topic, raw.decode("utf-8-sig"),
@@ -138,6 +155,8 @@ def add_event(topic: Topic, day, label: str, author: str) -> bool:
 
     from analytics.store import Event
 
+    if not auth.require("analyst", "Adding an event"):
+        return False
     label = (label or "").strip()
     if not label:
         st.error("Say what happened: the event needs a label.")
@@ -152,3 +171,28 @@ def add_event(topic: Topic, day, label: str, author: str) -> bool:
     loaders.forget_cached_reads()
     st.success(f"Added {day}: {label}")
     return True
+
+
+def start_ingestion(topic: Topic, providers: list[str]) -> Any | None:
+    """The Sources page's ingestion (admin only), in the background under the ingest lock."""
+    from analytics.pipeline.sources import start_ingestion as start
+
+    if not auth.require("admin", "Ingestion"):
+        return None
+    return start(topic, get_settings(), providers)
+
+
+def start_scoring(topic: Topic) -> Any | None:
+    """The Sources page's scoring of pending documents (admin only), in the background."""
+    from analytics.pipeline.sources import start_scoring as start
+
+    if not auth.require("admin", "Scoring"):
+        return None
+    return start(topic, get_settings())
+
+
+def settings_in_effect() -> dict | None:
+    """The settings this server runs with, secrets left out (admin only)."""
+    if not auth.require("admin", "Viewing the settings"):
+        return None
+    return get_settings().public_dict()

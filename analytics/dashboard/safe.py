@@ -17,3 +17,11 @@ def safe_url(url: str | None) -> str | None:
     if url and url.strip().lower().startswith(("http://", "https://")):
         return url.strip()
     return None
+
+
+def invalid_param(name: str, value: str, fallback: str) -> None:
+    """A link's query parameter that cannot be used: say so and what is shown instead."""
+    import streamlit as st
+
+    st.info(f"The link's {name}={escape_md(value[:60])} is not valid here; showing "
+            f"{fallback} instead.", icon=":material/link_off:")

@@ -16,7 +16,7 @@ import streamlit as st
 from analytics.core.settings import get_settings
 from analytics.core.topics import Topic, TopicError, available_topics, load_topic
 from analytics.core.views import SOURCES, WINDOWS, window_dates
-from analytics.dashboard import loaders
+from analytics.dashboard import auth, loaders
 from analytics.dashboard.navigation import ensure_entrypoint
 
 CUSTOM = "custom"
@@ -89,7 +89,11 @@ def sidebar() -> View | None:
                            f"'{topics[0]}'.")
         topic_name = st.selectbox("Topic", topics, index=_index(topics, requested_topic),
                                   key="topic")
-        window = st.selectbox("Period", windows, index=_index(windows, _param("window", "all")),
+        requested_window = _param("window", "all")
+        if requested_window not in windows:
+            notices.append(f"Unknown period '{requested_window[:40]}' in the link: showing "
+                           "all dates.")
+        window = st.selectbox("Period", windows, index=_index(windows, requested_window),
                               format_func=WINDOW_LABELS.get, key="window",
                               help="Windows end at the newest document of the topic.")
         try:
@@ -97,8 +101,8 @@ def sidebar() -> View | None:
         except TopicError as exc:
             st.error(f"{exc} Fix the topic file, then reload the page.")
             return None
-        start, end = _period(topic.name, window)
-        sources = _sources()
+        start, end = _period(topic.name, window, notices)
+        sources = _sources(notices)
         outlets = _outlets(topic.name)
     for notice in notices:
         st.toast(notice)
@@ -113,11 +117,16 @@ def sidebar() -> View | None:
     return view
 
 
-def _period(topic: str, window: str) -> tuple[dt.date | None, dt.date | None]:
+def _period(topic: str, window: str, notices: list[str]
+            ) -> tuple[dt.date | None, dt.date | None]:
     bounds = loaders.date_range(topic)
     if window != CUSTOM:
         return window_dates(window, bounds[1] if bounds else None)
     first, last = bounds or (dt.date.today(), dt.date.today())
+    for name in ("from", "to"):
+        if _param(name) and _date_param(name) is None:
+            notices.append(f"The link's {name}={_param(name)[:40]!r} is not a date "
+                           "(YYYY-MM-DD): using the topic's first/last day.")
     default = (_date_param("from") or first, _date_param("to") or last)
     chosen = st.date_input("From – to", default, min_value=first, max_value=last,
                            key="date_range")
@@ -126,10 +135,15 @@ def _period(topic: str, window: str) -> tuple[dt.date | None, dt.date | None]:
     return default
 
 
-def _sources() -> list[str]:
+def _sources(notices: list[str]) -> list[str]:
     raw = _param("sources", ",".join(SOURCES))
     chosen = [] if raw == "none" else [s for s in raw.split(",") if s in SOURCES]
-    return st.multiselect("Sources", SOURCES, default=chosen if raw else list(SOURCES),
+    unknown = [] if raw == "none" else [s for s in raw.split(",") if s not in SOURCES]
+    if unknown:
+        notices.append(f"Unknown source(s) {', '.join(repr(u[:20]) for u in unknown[:5])} in "
+                       f"the link: showing {', '.join(chosen or SOURCES)}.")
+    return st.multiselect("Sources", SOURCES,
+                          default=chosen if chosen or raw == "none" else list(SOURCES),
                           key="sources")
 
 
@@ -196,7 +210,9 @@ def demo_preparation_panel(topic: Topic, status: dict) -> bool:
 
     settings = get_settings()
     job = demo_preparation(topic, settings)
-    if job is None and settings.demo_autostart and status["database_empty"]:
+    # Preparing the demo ingests and scores: only for a visitor who may do that.
+    if job is None and settings.demo_autostart and status["database_empty"] \
+            and auth.can("admin"):
         job = start_demo_preparation(topic, settings)
     if job is not None and job.done and job.ok and status["database_empty"] \
             and not st.session_state.get("_demo_reread"):

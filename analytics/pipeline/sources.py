@@ -1,5 +1,7 @@
-"""What the Sources page shows, and the background ingestion its button starts (the same
-``ingest_all`` as the cron job, under the same lock)."""
+"""What the Sources page shows, and the background work its admin buttons start: ingestion
+(the same ``ingest_all`` as the cron job, under the same lock) and scoring (the same
+claim-based ``score_topic`` as ``analytics score`` and the workers, so it never pays twice
+for a document another run is scoring)."""
 
 from __future__ import annotations
 
@@ -81,6 +83,8 @@ def start_scoring(topic: Topic, settings: Settings) -> BackgroundJob:
 
     def target(job: BackgroundJob) -> str:
         result = score_topic(topic, settings=settings, progress=job.report)
+        for error in result.errors[:10]:
+            job.say(error)
         summary = (f"{result.scored} scored, {result.cached} from cache, {result.failed} "
                    f"failed, ${result.cost_usd:.4f}")
         return summary + (f" — stopped: {result.stopped}" if result.stopped else "")

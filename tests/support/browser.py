@@ -29,11 +29,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str]):
-    port = free_port()
+def streamlit_server(env: dict[str, str], port: int | None = None,
+                     extra: tuple[str, ...] = ()):
+    port = port or free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
