@@ -7,7 +7,7 @@ import streamlit as st
 from analytics.charts import overview as charts
 from analytics.core.errors import UserError
 from analytics.dashboard import loaders
-from analytics.dashboard.safe import escape_md, invalid_param, safe_url
+from analytics.dashboard.safe import document_id_param, escape_md, invalid_param, safe_url
 from analytics.dashboard.state import drill_down, empty_state, page_start
 from analytics.dashboard.tables import (
     documents_table,
@@ -84,14 +84,14 @@ selected = event.selection.rows if event and event.selection else []
 if selected:
     st.query_params["doc"] = str(int(table.iloc[selected[0]]["id"]))
 requested = st.query_params.get("doc", "")
-if requested and not requested.isdigit():
-    invalid_param("doc", requested, "the newest document")
-document_id = int(requested) if requested.isdigit() else int(table.iloc[0]["id"])
-if document_id not in set(table["id"]):
+detail = loaders.load_document_detail(document_id_param(requested)) if requested else None
+if requested and detail is None:
+    invalid_param("doc", requested, "the first document of the list")
+if detail is None:
+    detail = loaders.load_document_detail(int(table.iloc[0]["id"]))
+elif detail["document"]["id"] not in set(table["id"]):
     st.caption("The linked document is outside this view's filters; it is shown because the "
                "link asked for it.")
-
-detail = loaders.load_document_detail(document_id)
 if detail is None:
     st.warning("That document no longer exists.")
     st.stop()

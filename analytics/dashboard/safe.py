@@ -19,9 +19,19 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
+def document_id_param(value: str) -> int:
+    """A link's document id; 0 (no such document) unless it is a plain ASCII number that
+    fits a database integer (no '²', no 10**30 that would overflow the query)."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and 0 < int(value) < 2**31:
+        return int(value)
+    return 0
+
+
 def invalid_param(name: str, value: str, fallback: str) -> None:
-    """A link's query parameter that cannot be used: say so and what is shown instead."""
+    """A link's query parameter that cannot be used: say so (a toast, like the sidebar's
+    notices about the view) and what is shown instead."""
     import streamlit as st
 
-    st.info(f"The link's {name}={escape_md(value[:60])} is not valid here; showing "
-            f"{fallback} instead.", icon=":material/link_off:")
+    st.toast(f"The link's {name}={escape_md(value[:60])} is not valid here; showing "
+             f"{fallback} instead.", icon=":material/link_off:")

@@ -119,18 +119,6 @@ def test_without_login_only_the_loopback_is_served(ui_settings, address, monkeyp
     assert build and build[0].disabled  # a viewer cannot build summaries
 
 
-def test_bad_query_parameters_fall_back_with_a_notice(ui_settings):
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    app.query_params.update({"window": "2w", "sources": "news,tv"})
-    app.run()
-    app.switch_page("pages/documents.py")
-    app.query_params["doc"] = "abc"
-    app.run()
-    notices = " ".join(i.value for i in app.info)
-    assert not app.exception
-    assert "doc=abc is not valid" in notices
-
-
 def _actions_script() -> None:
     """Calls the dashboard's actions directly, as a page would after its button: the role
     check is in the actions, not only in the disabled buttons."""
