@@ -116,6 +116,12 @@ def ingest_runs(settings: Settings, topic: str, limit: int = 30) -> pd.DataFrame
                      **{c: counts.get(c, 0) for c in columns},
                      "failures": ", ".join(f"{k}: {v}" for k, v in
                                            (counts.get("failures") or {}).items()),
-                     "error": run.error or ""})
+                     "rejected rows": "; ".join(
+                         f"row {r['row']}: {r['reason']} ({r['detail']})"
+                         for r in (counts.get("rejected") or [])[:20]),
+                     "cleaned": ", ".join(f"{k.replace('_', ' ')}: {counts[k]}" for k in
+                                          ("nul_bytes_removed", "truncated") if counts.get(k)),
+                     "error": run.error if isinstance(run.error, str) else ""})
     return pd.DataFrame(rows, columns=["run", "provider", "status", "started", "finished",
-                                       *columns, "failures", "error"])
+                                       *columns, "failures", "rejected rows", "cleaned",
+                                       "error"])

@@ -106,8 +106,14 @@ def recorded_run(kind: str, topic: str | None = None, provider: str | None = Non
         _close(record, "stopped", f"stopped: {reason}; finished work is kept", secrets)
         raise
     except BaseException as exc:
+        from analytics.core.errors import UserError
+
         heartbeat.stop()
-        log.exception("%s run %s failed", kind, record.id)
+        if isinstance(exc, UserError):  # the user acts on its message: no traceback shown
+            log.info("%s run %s failed: %s", kind, record.id, describe_error(exc))
+            log.debug("%s run %s failed", kind, record.id, exc_info=True)
+        else:
+            log.exception("%s run %s failed", kind, record.id)
         _close(record, "failed", describe_error(exc), secrets)
         raise
     else:
