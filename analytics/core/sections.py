@@ -389,7 +389,8 @@ class DashboardSettings(Section):
         "the settings in effect — and everything analysts may do.")
     analysts: list[str] = Field(
         default=[], description="E-mail addresses with the analyst role: code labels, ask the "
-        "corpus, refit trends and dynamics, build summaries — and everything viewers may do.")
+        "corpus, refit trends and dynamics, build summaries, add events — and everything "
+        "viewers may do.")
     viewers: list[str] = Field(
         default=[], description="E-mail addresses with the viewer role: read and export.")
     default_role: Literal["viewer", "none"] = Field(
