@@ -86,11 +86,11 @@ def test_two_score_processes_on_the_same_documents_pay_once(stub, tmp_path, topi
     # every document paid once at most (an identical text may come from the cache)
     calls = sum(r.counts["calls"] for r in runs)
     assert calls + sum(r.counts["cached"] for r in runs) == 12, ([r.counts for r in runs], outputs)
-    assert calls + sum(r.counts["cached"] for r in runs) == 12
     assert stub.calls["chat"] == counts["ledger"] == calls
     assert counts["ledger_cost"] == pytest.approx(chat_cost(stub))
+    # each run row keeps dollars to 6 decimals
     assert sum(r.counts["cost_usd"] for r in counts["runs"]) == pytest.approx(chat_cost(stub),
-                                                                             rel=1e-4)
+                                                                             abs=2e-6)
 
 
 def test_claims_are_disjoint_released_and_never_taken_twice(tmp_path, topic, settings):
