@@ -93,6 +93,7 @@ def sidebar() -> View | None:
         if requested_window not in windows:
             notices.append(f"Unknown period '{requested_window[:40]}' in the link: showing "
                            "all dates.")
+            requested_window = "all"
         window = st.selectbox("Period", windows, index=_index(windows, requested_window),
                               format_func=WINDOW_LABELS.get, key="window",
                               help="Windows end at the newest document of the topic.")

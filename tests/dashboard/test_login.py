@@ -69,12 +69,12 @@ def test_oidc_login_roles_and_logout_in_the_browser(corpus_files, tmp_path):
             assert page.get_by_test_id("stSidebarNav").count() == 0  # nothing before login
 
             assert "viewer" in _sign_in(page, base, "reader@example.org")
-            assert _button(page, base, "summaries", "Build summaries").is_disabled()
+            assert _button(page, base, "scenarios", "Fit dynamics model").is_disabled()
             assert _button(page, base, "sources", "Run ingestion now").is_disabled()
             _sign_out(page)
 
             assert "analyst" in _sign_in(page, base, "analyst@example.org")
-            assert _button(page, base, "summaries", "Build summaries").is_enabled()
+            assert _button(page, base, "scenarios", "Fit dynamics model").is_enabled()
             assert _button(page, base, "sources", "Run ingestion now").is_disabled()
             assert page.get_by_text("Settings in effect (admin)").count() == 0
             _sign_out(page)
