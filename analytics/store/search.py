@@ -2,8 +2,9 @@
 
 One query syntax on both stores (web-search style, as PostgreSQL's websearch_to_tsquery):
 words must all appear; ``"an exact phrase"``; ``OR`` between alternatives; ``-word`` or
-``-"a phrase"`` excludes; ``word*`` matches a prefix (SQLite). SQLite answers from an FTS5
-index (porter stemming), PostgreSQL from a tsvector column (English stemming); both rank by
+``-"a phrase"`` excludes; ``word*`` matches a prefix. SQLite answers from an FTS5 index
+(porter stemming) with ``fts5_expression``, PostgreSQL from a tsvector column (English
+stemming) with the same terms built into a tsquery (``tsquery_sql``); both rank by
 relevance (BM25 / ts_rank).
 """
 
@@ -76,16 +77,54 @@ def fts5_expression(query: str) -> str:
     return expression
 
 
+def tsquery_sql(query: str) -> tuple[str, dict[str, str]]:
+    """The query as a PostgreSQL tsquery expression over bound parameters (the same
+    precedence as FTS5: AND before OR, exclusions last): each word or phrase is
+    ``phraseto_tsquery``, a prefix ``to_tsquery('word:*')`` on a word of letters and
+    digits only, so user input never reaches the tsquery syntax."""
+    parts: list[str] = []
+    negative: list[str] = []
+    params: dict[str, str] = {}
+    for i, item in enumerate(terms(query)):
+        if item == "OR":
+            if parts and parts[-1] != "||":
+                parts.append("||")
+            continue
+        name = f"term{i}"
+        word = re.sub(r"[\W_]+", "", item.text)
+        if item.prefix and word:
+            params[name] = f"{word}:*"
+            sql = f"to_tsquery('english', :{name})"
+        else:
+            params[name] = item.text
+            sql = f"phraseto_tsquery('english', :{name})"
+        if item.excluded:
+            negative.append(sql)
+            continue
+        if parts and parts[-1] != "||":
+            parts.append("&&")
+        parts.append(sql)
+    while parts and parts[-1] == "||":
+        parts.pop()
+    if not parts:
+        raise SearchError(f"Give at least one word to look for. {HELP}")
+    expression = "(" + " ".join(parts) + ")"
+    if negative:
+        expression = f"({expression} && !!({' || '.join(negative)}))"
+    return expression, params
+
+
 def ranked_ids(session: Session, query: str, limit: int = 5000) -> dict[int, float]:
     """Matching document ids with a relevance score (higher = better), best first."""
     if not (query or "").strip():
         return {}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
+        expression, params = tsquery_sql(query)
         rows = session.execute(text(
-            "SELECT id, ts_rank(search_vector, websearch_to_tsquery('english', :q)) AS rank "
-            "FROM documents WHERE search_vector @@ websearch_to_tsquery('english', :q) "
-            "ORDER BY rank DESC LIMIT :limit"), {"q": query, "limit": limit}).all()
+            f"SELECT id, ts_rank(search_vector, {expression}) AS rank FROM documents "
+            f"WHERE search_vector @@ {expression} ORDER BY rank DESC LIMIT :limit"),
+            {**params, "limit": limit}).all()
         return {int(r.id): float(r.rank) for r in rows}
     rows = session.execute(text(
         "SELECT rowid AS id, bm25(documents_fts) AS rank FROM documents_fts "

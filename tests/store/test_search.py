@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 
 from analytics.store import Document, queries, session_scope
 from analytics.store.records import DocumentRecord
-from analytics.store.search import SearchError, fts5_expression
+from analytics.store.search import SearchError, fts5_expression, tsquery_sql
 from analytics.store.writes import upsert_documents
 
 TEXTS = {
@@ -55,6 +55,18 @@ def test_web_syntax_becomes_a_quoted_fts5_expression(query, expression):
 def test_a_query_without_a_positive_word_says_how_to_search(query):
     with pytest.raises(SearchError, match="at least one word"):
         fts5_expression(query)
+    with pytest.raises(SearchError, match="at least one word"):
+        tsquery_sql(query)
+
+
+def test_postgresql_gets_the_same_terms_as_bound_parameters():
+    expression, params = tsquery_sql('allies "article 5" OR defen* -vilnius -"x:* | y"')
+    assert expression == (
+        "((phraseto_tsquery('english', :term0) && phraseto_tsquery('english', :term1) || "
+        "to_tsquery('english', :term3)) && !!(phraseto_tsquery('english', :term4) || "
+        "phraseto_tsquery('english', :term5)))")
+    assert params == {"term0": "allies", "term1": "article 5", "term3": "defen:*",
+                      "term4": "vilnius", "term5": "x y"}
 
 
 def test_search_finds_words_phrases_alternatives_exclusions_and_prefixes(settings):
