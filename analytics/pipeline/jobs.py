@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from analytics.core.errors import UserError
 from analytics.core.progress import Progress
 from analytics.core.redact import redact_configured
-from analytics.store.runs import describe_error
+from analytics.store.runs import StopRequested, describe_error
 
 log = logging.getLogger("analytics.jobs")
 
@@ -51,6 +51,8 @@ class BackgroundJob:
             self.result = self.target(self)
         except UserError as exc:
             self.error = redact_configured(str(exc))
+        except StopRequested as exc:  # the server is shutting down: the run row says so
+            self.error = str(exc)
         except Exception as exc:
             log.exception("background job %s failed", self.name)
             self.error = describe_error(exc)

@@ -52,7 +52,7 @@ from analytics.store.claims import (
     release_claims,
 )
 from analytics.store.ledger import SharedBudget, record_calls
-from analytics.store.runs import recorded_run
+from analytics.store.runs import StopRequested, recorded_run
 
 
 @dataclass
@@ -331,6 +331,11 @@ def _score_sync(claimer: Claimer, topic: Topic, backend: ScoringBackend, prompt_
                 database_url, claimer.retry_failed))
             report(size)
             current = following
+    except RuntimeError as exc:
+        model.shutdown(wait=False, cancel_futures=True)
+        if "interpreter shutdown" in str(exc):  # a stopped server: end 'stopped', quietly
+            raise StopRequested("stopped: the process is shutting down") from None
+        raise
     except BaseException:
         model.shutdown(wait=False, cancel_futures=True)
         raise
