@@ -8,7 +8,7 @@ Add a page = one file + one line.
 
 import streamlit as st
 
-from analytics.dashboard import auth, navigation, state
+from analytics.dashboard import auth, loaders, navigation, state
 
 navigation.entrypoint_ran = True  # deep links on a fresh server: see ensure_entrypoint
 
@@ -32,6 +32,7 @@ allowed = auth.gate()
 page = st.navigation(PAGES, position="sidebar" if allowed else "hidden")
 if allowed:
     navigation.narrow_sidebar()
+    loaders.refresh_on_new_data()  # cached reads live until the store changes
     state.sidebar()  # drawn here, every run, so the view persists across pages
     navigation.start_warm_up()
     page.run()

@@ -25,12 +25,10 @@ def add_events(fig: go.Figure, events: pd.DataFrame | None, y: float = 9.7,
     events = events.assign(kind=events.get("kind", "topic"))
     rows = rows or [None]
     label_row = label_row if label_row is not None else rows[0]
+    lines = []
     for kind, group in events.groupby("kind", sort=False):
         dates = pd.to_datetime(group["date"])
-        for row in rows:
-            for day in dates:
-                line = dict(x=day, line=dict(width=1, **STYLE.get(kind, STYLE["topic"])))
-                fig.add_vline(**line, **({"row": row, "col": 1} if row else {}))
+        lines += [_line(fig, day, row, kind) for row in rows for day in dates]
         trace = go.Scatter(
             x=dates, y=[y] * len(group), mode="markers+text",
             marker=dict(symbol="triangle-down", size=13, color=STYLE[kind]["color"]),
@@ -43,7 +41,19 @@ def add_events(fig: go.Figure, events: pd.DataFrame | None, y: float = 9.7,
             fig.add_trace(trace, row=label_row, col=1)
         else:
             fig.add_trace(trace)
+    # One layout update for all lines: add_vline per line re-validates the whole layout
+    # each time (most of a warm Overview's time with a dozen events on three rows).
+    fig.update_layout(shapes=[*fig.layout.shapes, *lines])
     return fig
+
+
+def _line(fig: go.Figure, day, row: int | None, kind: str) -> dict:
+    """A full-height vertical line at ``day`` on one subplot row (or the only plot)."""
+    axes = fig.get_subplot(row, 1) if row else None
+    xref = axes.xaxis.plotly_name.replace("axis", "") if axes else "x"
+    yref = axes.yaxis.plotly_name.replace("axis", "") if axes else "y"
+    return dict(type="line", x0=day, x1=day, xref=xref, y0=0, y1=1, yref=f"{yref} domain",
+                line=dict(width=1, **STYLE.get(kind, STYLE["topic"])))
 
 
 def _short(label: str, limit: int = 28) -> str:

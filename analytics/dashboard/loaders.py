@@ -1,9 +1,14 @@
 """Cached reads for the pages. Pages never open database sessions themselves: they call
-these (short TTLs; actions clear them after writing)."""
+these. The caches live until the data change: every script run first compares the store's
+fingerprint (``refresh_on_new_data``, a few index lookups at most every
+``FINGERPRINT_EVERY_S``) and clears them when a run ended or rows were added, whoever wrote
+them (the dashboard, the CLI, the cron job, a worker elsewhere)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pandas as pd
 import streamlit as st
@@ -18,7 +23,25 @@ from analytics.store.queries import daily_scores as daily_scores
 from analytics.store.queries import monthly_counts as monthly_counts
 from analytics.store.search import HELP as SEARCH_HELP  # noqa: F401
 
-TTL = 60
+TTL = 3600  # a backstop only: new data clear the caches at once (refresh_on_new_data)
+FINGERPRINT_EVERY_S = 2.0
+_fingerprint: dict = {"seen": None, "checked": 0.0}
+_fingerprint_lock = threading.Lock()
+
+
+def refresh_on_new_data() -> None:
+    """Clear every cached read when the store changed since the last look."""
+    with _fingerprint_lock:
+        now = time.monotonic()
+        if now - _fingerprint["checked"] < FINGERPRINT_EVERY_S:
+            return
+        _fingerprint["checked"] = now
+        with session_scope() as session:
+            version = (get_settings().database_url, queries.data_version(session))
+        changed = _fingerprint["seen"] is not None and version != _fingerprint["seen"]
+        _fingerprint["seen"] = version
+    if changed:
+        forget_cached_reads()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -148,21 +171,21 @@ def saved_scenarios(topic: str) -> dict:
 
 # --- summaries --------------------------------------------------------------------------------
 
-@st.cache_data(ttl=30, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner=False)
 def load_summaries(topic_name: str, period: str) -> pd.DataFrame:
     from analytics.summarize import summaries_frame
 
     return summaries_frame(topic_name, period=period)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner=False)
 def load_summary_detail(summary_id: int, topic_name: str) -> dict | None:
     from analytics.summarize import summary_detail
 
     return summary_detail(summary_id, load_topic(topic_name))
 
 
-@st.cache_resource(ttl=300, show_spinner=False)
+@st.cache_resource(ttl=TTL, show_spinner=False)
 def chunk_index(topic_name: str, sources: tuple[str, ...], start, end):
     from analytics.summarize.ask import load_index
 
@@ -206,14 +229,14 @@ def agreement_view(topic: Topic) -> dict:
 
 # --- reports and sources ----------------------------------------------------------------------
 
-@st.cache_data(ttl=120, show_spinner="Gathering the report…")
+@st.cache_data(ttl=TTL, show_spinner="Gathering the report…")
 def load_report(topic: str, window: str, sources: tuple[str, ...]):
     from analytics.report import build_report
 
     return build_report(load_topic(topic), window, sources)
 
 
-@st.cache_data(ttl=120, show_spinner=False)
+@st.cache_data(ttl=TTL, show_spinner=False)
 def report_html(topic: str, window: str, sources: tuple[str, ...]) -> str:
     from analytics.report import render_html
 
@@ -245,3 +268,5 @@ def around(topic_name: str, sources: tuple[str, ...], outlets: tuple[str, ...],
 def forget_cached_reads() -> None:
     """After a write (a finished job, new labels): every page reads afresh."""
     st.cache_data.clear()
+    dynamics_fit.clear()
+    chunk_index.clear()

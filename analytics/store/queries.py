@@ -17,7 +17,9 @@ from analytics.store.models import (
     DemoTruth,
     Document,
     Event,
+    GoldLabel,
     Run,
+    Summary,
 )
 
 
@@ -208,6 +210,14 @@ def scoring_backends(session: Session, topic: str) -> pd.DataFrame:
                                                  Analysis.prompt_hash)
     ).all()
     return pd.DataFrame(rows, columns=["backend", "model", "prompt_hash", "analyses"])
+
+
+def data_version(session: Session) -> tuple:
+    """A cheap fingerprint of what readers see: new rows anywhere (primary-key maxima, an
+    index lookup each) and every run that ended. Equal fingerprints = nothing to re-read."""
+    tables = (Document, Analysis, Summary, GoldLabel, Event, Run)
+    newest = tuple(session.scalar(select(func.max(table.id))) for table in tables)
+    return (*newest, session.scalar(select(func.count(Run.finished_at))))
 
 
 def document_total(session: Session) -> int:
