@@ -21,10 +21,12 @@ for headline in data.headlines:
 html = loaders.report_html(view.topic.name, window, view.sources)
 name = f"{view.topic.name}-{window}"
 columns = st.columns(4)
-columns[0].download_button("HTML (interactive, offline)", html, f"{name}.html", "text/html")
-columns[1].download_button("CSV (zip)", report.render_csv(data), f"{name}.zip",
+# Files are built when clicked (deferred), not on every run of the page.
+columns[0].download_button("HTML (interactive, offline)", lambda: html, f"{name}.html",
+                           "text/html")
+columns[1].download_button("CSV (zip)", lambda: report.render_csv(data), f"{name}.zip",
                            "application/zip")
-columns[2].download_button("Excel", report.render_xlsx(data), f"{name}.xlsx",
+columns[2].download_button("Excel", lambda: report.render_xlsx(data), f"{name}.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 if columns[3].button("Build PDF", help="Renders static charts with Chromium (a few seconds)."):
     with st.spinner("Rendering the PDF…"):
