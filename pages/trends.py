@@ -110,25 +110,8 @@ for key in chosen:
             st.markdown("**No dated event** is certain enough to report in this form.")
         else:
             st.markdown("**Dated events** (each event's day has its own posterior)")
-            st.dataframe(
-                found.assign(
-                    date=found["date"].dt.date, first=found["first"].dt.date,
-                    last=found["last"].dt.date,
-                    decay_days=found["decay_days"].map(
-                        lambda d: "lasting" if d == float("inf") else
-                        ("—" if d != d else f"{d:g} days"))),
-                column_order=["date", "kind", "size", "size_low", "size_high", "decay_days",
-                              "date_probability", "first", "last"],
-                column_config={
-                    "size": st.column_config.NumberColumn("size (points)", format="%+.2f"),
-                    "size_low": st.column_config.NumberColumn("94% low", format="%+.2f"),
-                    "size_high": st.column_config.NumberColumn("94% high", format="%+.2f"),
-                    "decay_days": st.column_config.TextColumn("fades over"),
-                    "date_probability": st.column_config.NumberColumn(
-                        "P(exactly this day)", format="%.2f"),
-                    "first": st.column_config.DateColumn("90% from"),
-                    "last": st.column_config.DateColumn("90% to")},
-                hide_index=True, width="stretch")
+            # A static table: a handful of rows, and far lighter for the browser than a grid.
+            st.table(charts.dated_events_table(found), border="horizontal")
         st.caption("An event that is not reported is not proof of no change: a shift smaller "
                    "than about half a point in these scores is often missed. The offline "
                    "scorer compresses the scale (on the demo, a 1-point change of opinion "
@@ -141,7 +124,7 @@ for key in chosen:
             st.caption(f"Leave-one-out predictive density: elpd {fit.loo['elpd']:.1f} ± "
                        f"{fit.loo['se']:.1f} over {fit.loo['n']:,} documents (largest Pareto "
                        f"k {fit.loo['k_max']:.2f}).")
-        st.dataframe(charts.diagnostics_table(fit), hide_index=True, width="stretch")
+        st.table(charts.diagnostics_table(fit).set_index("parameter"), border="horizontal")
 
 if len(shown) > 1:
     st.subheader("Per-source comparison")

@@ -129,6 +129,26 @@ def source_comparison(fits: dict, parameter: str = "source_intercept",
                  height=120 + 40 * sum(len(f.sources) for f in fits.values()))
 
 
+def dated_events_table(found: pd.DataFrame) -> pd.DataFrame:
+    """The dated events a fit reports, as display text (one row each, by date)."""
+    def day(value) -> str:
+        return f"{value:%d %b %Y}"
+
+    def fades(days: float) -> str:
+        return "lasting" if days == float("inf") else ("—" if days != days else f"{days:g} days")
+
+    return pd.DataFrame({
+        "date": found["date"].map(day), "kind": found["kind"],
+        "size (points)": found["size"].map("{:+.2f}".format),
+        "94% interval": [f"{lo:+.2f} to {hi:+.2f}"
+                         for lo, hi in zip(found["size_low"], found["size_high"], strict=True)],
+        "fades over": found["decay_days"].map(fades),
+        "P(exactly this day)": found["date_probability"].map("{:.2f}".format),
+        "90% of the date between": [f"{day(a)} – {day(b)}"
+                                    for a, b in zip(found["first"], found["last"], strict=True)],
+    }).set_index("date")
+
+
 def diagnostics_table(fit) -> pd.DataFrame:
     """The posterior summary as a table for st.dataframe / reports."""
     table = fit.summary.copy()
