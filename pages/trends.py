@@ -74,18 +74,19 @@ for key in chosen:
     st.markdown(escape_md(line.sentence))
     change = fit.change()
     cols = st.columns(4)
-    cols[0].metric("Change over the window", f"{change['mean']:+.1f} points",
+    # Short values: four metrics share a narrow (800 px) main column without truncation.
+    cols[0].metric("Change (points)", f"{change['mean']:+.1f}",
                    help=f"From {fit.start} to {fit.end}; 94% HDI {change['hdi_low']:+.1f} to "
                         f"{change['hdi_high']:+.1f}. Score scale: {score.scale}.")
     cols[1].metric("P(decline)", f"{fit.p_decline:.0%}",
                    help="Posterior probability that the trend ends the window lower than it "
                         "started.")
     if line.slope is not None:  # windows of most of a year only
-        cols[2].metric("Underlying trend", f"{line.slope:+.2f} / year",
+        cols[2].metric("Trend (points/yr)", f"{line.slope:+.2f}",
                        help="Slope of the trend without the dated events' effects.")
     else:
         cols[2].metric("Documents", f"{fit.n_documents:,}")
-    short = {"linear": "straight line", "events": "turns & shocks"}.get(fit.form, fit.form)
+    short = {"linear": "line", "events": "shocks"}.get(fit.form, fit.form)
     cols[3].metric("Form", short, help=f"{fit.form_label}: {reason or 'picked above'}.")
     if reason:
         st.caption(reason)
@@ -102,7 +103,7 @@ for key in chosen:
                                    title=f"{score.label}: trend, 94% credible band",
                                    scale=score.scale, events=events),
                key=f"select_trend_{key}")
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])  # the table needs the room
     left.plotly_chart(charts.change_density(fit), width="stretch", key=f"change_{key}")
     found = fit.detected_changes()
     with right:

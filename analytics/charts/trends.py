@@ -93,7 +93,7 @@ def change_density(fit, title: str | None = None) -> go.Figure:
                        align="right", font=dict(size=14),
                        text=f"P(decline) = {fit.p_decline:.1%}<br>{change['mean']:+.2f} points,"
                             f" 94% HDI [{change['hdi_low']:+.2f}, {change['hdi_high']:+.2f}]")
-    fig.update_layout(xaxis_title=f"change from {fit.start} to {fit.end} (score points)",
+    fig.update_layout(xaxis_title="change over the window (points)",
                       yaxis_title="density", hovermode="closest", showlegend=False)
     return apply(fig, title or "How much the trend changed over the window", height=320)
 
@@ -139,13 +139,13 @@ def dated_events_table(found: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "date": found["date"].map(day), "kind": found["kind"],
-        "size (points)": found["size"].map("{:+.2f}".format),
-        "94% interval": [f"{lo:+.2f} to {hi:+.2f}"
-                         for lo, hi in zip(found["size_low"], found["size_high"], strict=True)],
+        "size, points (94% interval)": [
+            f"{size:+.2f} ({lo:+.2f} to {hi:+.2f})" for size, lo, hi in
+            zip(found["size"], found["size_low"], found["size_high"], strict=True)],
         "fades over": found["decay_days"].map(fades),
-        "P(exactly this day)": found["date_probability"].map("{:.2f}".format),
-        "90% of the date between": [f"{day(a)} – {day(b)}"
-                                    for a, b in zip(found["first"], found["last"], strict=True)],
+        "date: P(this day), 90% range": [
+            f"{p:.2f}; {a:%d %b} – {b:%d %b}" for p, a, b in
+            zip(found["date_probability"], found["first"], found["last"], strict=True)],
     }).set_index("date")
 
 

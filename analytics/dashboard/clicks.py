@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.charts.events import EVENT_TRACE, FOUND_TRACE
+from analytics.charts.events import EVENT_TRACE, FOUND_TRACE, LABEL_TRACE
 from analytics.dashboard.state import go_to_documents, go_to_event
 
 
@@ -25,7 +25,8 @@ def time_chart(fig: go.Figure, key: str, source: str | None = None,
         return
     names = [trace.name for trace in fig.data]
     points = list(selection.get("points", []))
-    marker = next((p for p in points if _name(names, p) in (EVENT_TRACE, FOUND_TRACE)), None)
+    marker = next((p for p in points if _name(names, p) in (EVENT_TRACE, FOUND_TRACE, LABEL_TRACE)),
+                  None)
     if marker is not None:
         go_to_event(dt.date.fromisoformat(str(marker["customdata"])[:10]))
     if bar_period and points and isinstance(points[0].get("customdata"), list):
