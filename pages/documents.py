@@ -10,7 +10,7 @@ from analytics.dashboard import loaders
 from analytics.dashboard.safe import document_id_param, escape_md, invalid_param, safe_url
 from analytics.dashboard.state import drill_down, empty_state, page_start
 from analytics.dashboard.tables import (
-    documents_table,
+    MAX_TABLE_ROWS,
     filter_documents,
     score_columns,
     scores_as_text,
@@ -18,9 +18,7 @@ from analytics.dashboard.tables import (
 
 view, status = page_start("Documents")
 keys = tuple(view.topic.score_keys)
-documents = loaders.view_documents(view)
-scored = loaders.view_scored(view)
-table = documents_table(documents, scored, keys)
+table = loaders.view_documents_with_scores(view)
 
 drill = drill_down()
 first = table["published_at"].min().date() if not table.empty else view.start
@@ -63,11 +61,16 @@ if isinstance(period, tuple) and len(period) == 2 and not table.empty:
     table = table[(when >= period[0]) & (when <= period[1])]
 table = filter_documents(table, hits, ranges, only_scored)
 
+shown = table.head(MAX_TABLE_ROWS)  # the browser gets a page, not a 100k-row corpus
 st.caption(f"{len(table):,} documents · {view.label}" +
-           (" · best matches first" if hits is not None else ""))
+           (" · best matches first" if hits is not None else "") +
+           (f" · showing the first {len(shown):,}: narrow the search, period or scores to "
+            "see others" if len(shown) < len(table) else ""))
 if table.empty:
     st.warning("No document matches these filters.")
     st.stop()
+matching = set(table["id"])
+table = shown
 event = st.dataframe(
     scores_as_text(table, keys),
     hide_index=True, width="stretch", height=380, on_select="rerun",
@@ -89,7 +92,7 @@ if requested and detail is None:
     invalid_param("doc", requested, "the first document of the list")
 if detail is None:
     detail = loaders.load_document_detail(int(table.iloc[0]["id"]))
-elif detail["document"]["id"] not in set(table["id"]):
+elif detail["document"]["id"] not in matching:
     st.caption("The linked document is outside this view's filters; it is shown because the "
                "link asked for it.")
 if detail is None:

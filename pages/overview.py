@@ -42,7 +42,7 @@ if scored.empty:
 truth = loaders.load_truth(view.topic.name) if status["is_demo"] else None
 if truth is not None and view.start is not None:
     truth = truth[truth["day"].dt.date.between(view.start, view.end)]
-daily = loaders.daily_scores(scored, view.topic.score_keys)
+daily = loaders.view_daily(view, view.topic.score_keys)
 st.caption("Click an event marker (▼) to see what changed around it; select days (click or "
            "drag a box) to read their documents.")
 time_chart(charts.daily_means(daily, view.topic, truth, events=events), key="select_daily")

@@ -56,7 +56,7 @@ truth = loaders.load_truth(view.topic.name) if status["is_demo"] else None
 events = loaders.topic_events(view.topic.name)
 if view.start is not None:
     events = events[(events["date"] >= view.start) & (events["date"] <= view.end)]
-daily = loaders.daily_scores(scored, chosen, by_source=per_source)
+daily = loaders.view_daily(view, chosen, by_source=per_source)
 shown = {}
 for key in chosen:
     trend = views[key]

@@ -88,6 +88,37 @@ def view_documents(view) -> pd.DataFrame:
     return load_documents(view.topic.name, view.sources, view.start, view.end, view.outlets)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False)
+def documents_with_scores(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
+                          start, end, outlets: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The Documents page's table for a view (built once per view, not on every click)."""
+    from analytics.dashboard.tables import documents_table
+
+    return documents_table(load_documents(topic, sources, start, end, outlets),
+                           load_scored(topic, score_keys, sources, start, end, outlets),
+                           score_keys)
+
+
+def view_documents_with_scores(view) -> pd.DataFrame:
+    return documents_with_scores(view.topic.name, tuple(view.topic.score_keys), view.sources,
+                                 view.start, view.end, view.outlets)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def daily_means(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...], start, end,
+                outlets: tuple[str, ...], keys: tuple[str, ...],
+                by_source: bool) -> pd.DataFrame:
+    """Daily mean and count per score (and source) of a view: cached, since a large corpus
+    takes a noticeable moment to group."""
+    scored = load_scored(topic, score_keys, sources, start, end, outlets)
+    return queries.daily_scores(scored, keys, by_source=by_source)
+
+
+def view_daily(view, keys, by_source: bool = False) -> pd.DataFrame:
+    return daily_means(view.topic.name, tuple(view.topic.score_keys), view.sources, view.start,
+                       view.end, view.outlets, tuple(keys), by_source)
+
+
 def view_scored(view) -> pd.DataFrame:
     return load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
                        view.start, view.end, view.outlets)

@@ -19,6 +19,7 @@ def documents_table(documents: pd.DataFrame, scored: pd.DataFrame,
 
 
 NOT_ADDRESSED = "not addressed"
+MAX_TABLE_ROWS = 2000  # rows sent to the browser at once; the caption says when there are more
 
 
 def scores_as_text(table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
