@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/summaries.py", title="Summaries", icon=":material/summarize:"),
     st.Page("pages/validation.py", title="Validation", icon=":material/fact_check:"),
     st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
+    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/cloud_download:"),
 ]
 
@@ -33,6 +34,7 @@ page = st.navigation(PAGES, position="sidebar" if allowed else "hidden")
 if allowed:
     navigation.narrow_sidebar()
     loaders.refresh_on_new_data()  # cached reads live until the store changes
+    state.remember_page(page.url_path)
     state.sidebar()  # drawn here, every run, so the view persists across pages
     navigation.start_warm_up()
     page.run()

@@ -12,6 +12,7 @@ import logging
 import typer
 
 from analytics.cli import (
+    alerts,
     ingest,
     pipeline,
     report,
@@ -30,6 +31,7 @@ for module in (pipeline, ingest, score, worker, summarize, trends, report, setti
     module.register(app)
 app.add_typer(validate.app, name="validate")
 app.add_typer(scenarios.app, name="scenarios")
+app.add_typer(alerts.app, name="alerts")
 
 
 def main() -> None:

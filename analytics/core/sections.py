@@ -406,6 +406,65 @@ class DashboardSettings(Section):
         "would get the anonymous role.")
 
 
+class AlertSettings(Section):
+    """Alerts: channels (e-mail over SMTP, a webhook), links and default rule thresholds."""
+
+    env_prefix: ClassVar[str] = "alert_"
+
+    base_url: str = Field(
+        default="http://127.0.0.1:8501",
+        description="Address of the dashboard as recipients open it; alerts link to the event "
+        "view or saved view under it.")
+    smtp_host: str = Field(default="", description="SMTP server for alert e-mails (empty = no "
+                           "e-mail channel).")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port (587 "
+                           "STARTTLS, 465 TLS, 25 plain).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="SMTP transport security: 'starttls' (upgrade after "
+        "connecting), 'tls' (TLS from the start, SMTPS) or 'none' (local relays only).")
+    smtp_username: str = Field(default="", description="SMTP login name (empty = no login).")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password "
+                                     "(secret: environment or secrets.toml only).")
+    smtp_sender: str = Field(default="opinion-analytics@localhost",
+                             description="From address of alert e-mails.")
+    email_recipients: list[str] = Field(
+        default=[], description="Addresses that receive alert e-mails (JSON list in the "
+        "environment).")
+    webhook_url: SecretStr = Field(
+        default=SecretStr(""), description="Webhook that receives alerts as JSON with a "
+        "Slack-/Teams-compatible 'text' field (empty = no webhook). Secret: its path usually "
+        "holds a token.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one SMTP or webhook "
+                             "delivery attempt (s).")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries of a failed delivery "
+                         "(connection refused, timeout, 5xx) with exponential back-off.")
+    backoff_base_s: float = Field(default=1.0, ge=0, description="First back-off wait between "
+                                  "delivery retries (s); doubles each retry.")
+    cooldown_hours: float = Field(
+        default=24.0, ge=0, description="Default cool-down of a new rule: after an alert, the "
+        "rule's next alerts within this many hours are recorded as suppressed, not sent.")
+    p_threshold: float = Field(default=0.95, gt=0.5, lt=1.0, description="Default threshold "
+                               "of P(decline)/P(rise) rules.")
+    volume_alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Default significance of volume rules: a "
+        "spike or drop is reported when its tail probability under the baseline (negative "
+        "binomial) is below this, after a Bonferroni correction over the outlets/sources "
+        "tested.")
+    volume_recent_days: int = Field(default=3, ge=1, le=30, description="Days whose document "
+                                    "count volume rules test.")
+    volume_baseline_days: int = Field(default=28, ge=7, le=365, description="Trailing days "
+                                      "before them that make the baseline of volume rules.")
+    alpha_threshold: float = Field(default=0.667, gt=0, lt=1, description="Default threshold "
+                                   "of agreement rules (Krippendorff's alpha; 0.667 is the "
+                                   "usual floor for tentative conclusions).")
+    trend_window_days: int = Field(
+        default=120, ge=30, le=730, description="Trailing days the trend rules (turning "
+        "points, P(decline)/P(rise)) fit the turning-point model on.")
+    turning_point_recent_days: int = Field(
+        default=30, ge=7, le=365, description="A turning point is reported when it is dated "
+        "within this many days of the evaluation (older ones are history, not news).")
+
+
 # Settings attribute -> section model, in the order the docs list them.
 SECTIONS: dict[str, type[Section]] = {
     "ingest": IngestSettings,
@@ -418,4 +477,5 @@ SECTIONS: dict[str, type[Section]] = {
     "reports": ReportSettings,
     "pipeline": PipelineSettings,
     "dashboard": DashboardSettings,
+    "alerts": AlertSettings,
 }

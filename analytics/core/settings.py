@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from analytics.core.sections import (
     PROJECT_ROOT,
     SECTIONS,
+    AlertSettings,
     DashboardSettings,
     DynamicsSettings,
     IngestSettings,
@@ -204,6 +205,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -196,3 +196,125 @@ def settings_in_effect() -> dict | None:
     if not auth.require("admin", "Viewing the settings"):
         return None
     return get_settings().public_dict()
+
+
+# --- saved views --------------------------------------------------------------------------------
+
+
+def save_view(name: str, page: str, params: dict) -> bool:
+    from analytics.store.saved_views import save_view as save
+
+    if not auth.require("viewer", "Saving a view"):
+        return False
+    try:
+        with session_scope() as session:
+            saved = save(session, name, page, params, auth.owner())
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    st.toast(f"Saved the view '{saved.name}'.", icon="✅")
+    return True
+
+
+def rename_view(view_id: int, name: str) -> bool:
+    from analytics.store.saved_views import rename_view as rename
+
+    if not auth.require("viewer", "Renaming a view"):
+        return False
+    try:
+        with session_scope() as session:
+            rename(session, view_id, name, auth.owner())
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+def delete_view(view_id: int) -> bool:
+    from analytics.store.saved_views import delete_view as delete
+
+    if not auth.require("viewer", "Deleting a view"):
+        return False
+    try:
+        with session_scope() as session:
+            delete(session, view_id, auth.owner())
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+def save_rule(name: str, topic: str, kind: str, params: dict, channels: list[str],
+              cooldown_hours: float, saved_view_id: int | None = None,
+              rule_id: int | None = None) -> bool:
+    """Create (or, with ``rule_id``, edit) an alert rule; a bad threshold is refused with
+    one message and nothing is stored."""
+    from analytics.pipeline.alerts import RuleSpec, create_rule, update_rule
+
+    if not auth.require("analyst", "Editing alert rules"):
+        return False
+    spec = RuleSpec(name, topic, kind, params, tuple(channels), cooldown_hours, saved_view_id)
+    try:
+        if rule_id is None:
+            rule_id = create_rule(spec, owner=auth.owner())
+        else:
+            update_rule(rule_id, spec)
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    st.toast(f"Saved rule #{rule_id}: {spec.name}", icon="✅")
+    return True
+
+
+def pause_rule(rule_id: int, paused: bool) -> bool:
+    from analytics.pipeline.alerts import set_paused
+
+    if not auth.require("analyst", "Pausing alert rules"):
+        return False
+    try:
+        set_paused(rule_id, paused)
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+def delete_rule(rule_id: int) -> bool:
+    from analytics.pipeline.alerts import delete_rule as delete
+
+    if not auth.require("analyst", "Deleting alert rules"):
+        return False
+    try:
+        delete(rule_id)
+    except UserError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
+def run_alerts(topic: Topic) -> Any | None:
+    from analytics.pipeline.alerts import evaluate_rules
+
+    if not auth.require("analyst", "Evaluating alert rules"):
+        return None
+    return run_with_status("Evaluating alert rules…",
+                           lambda _progress: evaluate_rules(topic, get_settings()),
+                           lambda report: report.line())
+
+
+def send_test_alert(channel: str) -> bool:
+    from analytics.pipeline.alerts import DeliveryError, send_test
+
+    if not auth.require("analyst", "Sending a test alert"):
+        return False
+    try:
+        with st.spinner(f"Sending a test through {channel}…"):
+            detail = send_test(channel)
+    except (UserError, DeliveryError) as exc:
+        st.error(f"The test failed: {redact_configured(str(exc))}")
+        return False
+    st.success(f"Test sent: {detail}")
+    return True

@@ -47,6 +47,12 @@ def _email() -> str | None:
     return str(value).strip().lower() if value else None
 
 
+def owner() -> str | None:
+    """Whose saved views and rules: the signed-in user's e-mail; None (shared by everyone
+    who can open the dashboard) when no login is configured."""
+    return _email() if login_configured() else None
+
+
 def current_role() -> str | None:
     """The visitor's role; None when signed out or without access."""
     settings = get_settings().dashboard

@@ -301,3 +301,63 @@ def forget_cached_reads() -> None:
     st.cache_data.clear()
     dynamics_fit.clear()
     chunk_index.clear()
+
+
+# --- saved views and alerts (small tables, read fresh: they change by the visitor's clicks) ---
+
+
+def saved_views(owner: str | None) -> list:
+    from analytics.store.saved_views import list_views
+
+    with session_scope() as session:
+        return list_views(session, owner)
+
+
+def alert_rules(topic: str) -> list[dict]:
+    from analytics.pipeline.alerts import rules_table
+
+    return rules_table(topic=topic)
+
+
+def alert_history(topic: str, limit: int = 200) -> pd.DataFrame:
+    from analytics.pipeline.alerts import history
+
+    rows = history(topic=topic, limit=limit)
+    columns = ["created_at", "rule", "state", "title", "reason", "as_of", "link", "kind", "id"]
+    return pd.DataFrame(rows, columns=[*columns, "rule_id", "text", "deliveries",
+                                       "details"])[columns]
+
+
+def next_alert_evaluation() -> dt.datetime | None:
+    from analytics.core.errors import BadInput
+    from analytics.pipeline.alerts import next_evaluation
+
+    try:
+        return next_evaluation()
+    except BadInput:
+        return None
+
+
+def alert_channels() -> dict[str, str]:
+    """Which channels are configured, described without secrets."""
+    from analytics.pipeline.alerts.channels import webhook_target
+
+    alerts = get_settings().alerts
+    email = (f"{alerts.smtp_host}:{alerts.smtp_port} ({alerts.smtp_security}) → "
+             f"{', '.join(alerts.email_recipients)}"
+             if alerts.smtp_host and alerts.email_recipients else "not configured")
+    hook = webhook_target(get_settings()) if alerts.webhook_url.get_secret_value() \
+        else "not configured"
+    return {"email": email, "webhook": hook}
+
+
+def alert_kinds() -> dict[str, str]:
+    from analytics.pipeline.alerts import KINDS
+
+    return dict(KINDS)
+
+
+def alert_defaults(kind: str) -> dict:
+    from analytics.pipeline.alerts import default_params
+
+    return default_params(kind, get_settings())

@@ -24,6 +24,8 @@ WINDOW_LABELS = {"30d": "last 30 days", "90d": "last 90 days", "180d": "last 180
                  "1y": "last year", "all": "all dates", CUSTOM: "custom dates"}
 VIEW_KEY = "_view"
 DRAWN_KEY = "_view_drawn"
+PAGE_KEY = "_page_path"  # the url path of the page this run draws ('' = Overview)
+FILTER_KEYS = ("topic", "window", "sources", "outlets", "date_range")  # the sidebar widgets
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,58 @@ def sidebar() -> View | None:
             del st.query_params[name]
     st.session_state[VIEW_KEY] = view
     st.session_state[DRAWN_KEY] = True  # consumed by the page of this run
+    saved_views_panel()
     return view
+
+
+def remember_page(url_path: str) -> None:
+    """app.py tells which page this run draws (a saved view keeps it)."""
+    st.session_state[PAGE_KEY] = url_path or ""
+
+
+def page_file(url_path: str) -> str:
+    """The script of a page from its url path (pages/<name>.py; '' = Overview)."""
+    return f"pages/{url_path or 'overview'}.py"
+
+
+def open_link(url_path: str, params: dict[str, str]) -> None:
+    """Open a page with a URL state (a saved view, an alert's link): the sidebar widgets
+    forget their values so the filters come from the URL, exactly as on a fresh server."""
+    for key in FILTER_KEYS:
+        st.session_state.pop(key, None)
+    st.session_state.pop("_view_signature", None)
+    st.switch_page(page_file(url_path), query_params=params)
+
+
+def saved_views_panel() -> None:
+    """Name the current view (page + every filter + the page's own URL state), and open,
+    rename or delete the saved ones (per user with a login, shared without)."""
+    from analytics.dashboard import actions
+
+    with st.sidebar.expander("Saved views", icon=":material/bookmark:"):
+        name = st.text_input("Name this view", key="saved_view_name", max_chars=80,
+                             placeholder="e.g. Unity, news, 90 days")
+        if st.button("Save view", key="saved_view_save", disabled=not auth.can("viewer")):
+            actions.save_view(name, st.session_state.get(PAGE_KEY, ""),
+                              dict(st.query_params.to_dict()))
+        views = loaders.saved_views(auth.owner())
+        if not views:
+            st.caption("No saved views yet.")
+            return
+        by_id = {v.id: v for v in views}
+        chosen = st.selectbox("Saved views", list(by_id), key="saved_view_pick",
+                              format_func=lambda i: by_id[i].name)
+        left, right = st.columns(2)
+        if left.button("Open", key="saved_view_open", type="primary"):
+            view = by_id[chosen]
+            open_link(view.page, view.params)
+        if right.button("Delete", key="saved_view_delete"):
+            actions.delete_view(chosen)
+            st.rerun()
+        new_name = st.text_input("New name", key="saved_view_rename_to", max_chars=80)
+        if st.button("Rename", key="saved_view_rename") and actions.rename_view(chosen,
+                                                                               new_name):
+            st.rerun()
 
 
 def _period(topic: str, window: str, notices: list[str]

@@ -1,6 +1,8 @@
 """The scheduled (cron) run: ingest every configured source since its last successful
-run, then the stage steps (score, summaries, trends, dynamics, report). It holds the
-ingestion lock, so an overlapping invocation (or the Sources page) exits with a message."""
+run, then the stage steps (score, summaries, trends, dynamics, report), then the alert
+rules (which also see which steps failed). It holds the ingestion lock, so an overlapping
+invocation (or the Sources page) exits with a message. Alerts never fail the other steps:
+a rule or channel that fails is reported in its own line and in the alert history."""
 
 from __future__ import annotations
 
@@ -42,7 +44,28 @@ def scheduled_run(topic: Topic, settings: Settings | None = None,
         report.ingestion = ingest_all(topic, settings, providers=providers, until=now,
                                       echo=echo)
         report.steps = run_steps(scheduled_steps(settings), topic, settings, echo=echo)
+        report.steps.append(alert_step(topic, settings, report, now, echo))
     return report
+
+
+def alert_step(topic: Topic, settings: Settings, report: ScheduledReport,
+               now: dt.datetime | None, echo: Callable[[str], None] | None) -> StepOutcome:
+    """Evaluate the alert rules after the steps, telling them which steps failed."""
+    from analytics.pipeline.alerts import evaluate_rules
+
+    failed_sources = [StepOutcome(f"ingest {o.name}", False, o.text)
+                      for o in report.ingestion.outcomes if not o.ok]
+    try:
+        result = evaluate_rules(topic, settings, now=now,
+                                step_outcomes=[*failed_sources, *report.steps])
+        outcome = StepOutcome("alerts", result.ok, result.line())
+    except Exception as exc:  # alerts must never take the run's results down with them
+        from analytics.store.runs import describe_error
+
+        outcome = StepOutcome("alerts", False, f"failed — {describe_error(exc)}")
+    if echo:
+        echo(f"{outcome.name}: {outcome.text}")
+    return outcome
 
 
 def cron_line(settings: Settings | None = None) -> str:

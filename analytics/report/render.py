@@ -28,6 +28,11 @@ def _environment():
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
+def render_template(name: str, **context) -> str:
+    """Any of the report templates, with the same autoescaping (untrusted text stays text)."""
+    return _environment().get_template(name).render(**context)
+
+
 def render_html(data: ReportData) -> str:
     """One self-contained file: plotly.js inlined, interactive charts, no network needed."""
     from plotly.offline import get_plotlyjs

@@ -332,3 +332,65 @@ class DemoTruth(Base):
     day: Mapped[dt.date] = mapped_column()
     score: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+
+
+class SavedView(Base):
+    """A named view: the page and its URL state (filters and the page's own parameters).
+    ``owner`` is the signed-in user's e-mail; NULL = shared (no login configured)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_saved_views_owner_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    page: Mapped[str] = mapped_column(String(64))  # the page's url path ('' = Overview)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the URL query parameters
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertRule(Base):
+    """A condition watched at the end of every scheduled run (and on demand)."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # score, threshold, ...
+    saved_view_id: Mapped[int | None] = mapped_column(
+        ForeignKey("saved_views.id", ondelete="SET NULL"))
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # email | webhook
+    cooldown_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)  # changes already alerted
+    last_evaluated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Alert(Base):
+    """One change a rule found: sent, failed (with the redacted reason) or suppressed."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_rule_created", "rule_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id",
+                                                           ondelete="SET NULL"))
+    topic: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    change_key: Mapped[str] = mapped_column(Text)  # what changed (the de-duplication key)
+    as_of: Mapped[dt.date] = mapped_column()  # the data's date the change was found on
+    state: Mapped[str] = mapped_column(String(16))  # sent | failed | suppressed
+    reason: Mapped[str | None] = mapped_column(Text)  # why failed / suppressed (redacted)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deliveries: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel -> outcome
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
