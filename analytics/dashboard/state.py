@@ -25,7 +25,15 @@ WINDOW_LABELS = {"30d": "last 30 days", "90d": "last 90 days", "180d": "last 180
 VIEW_KEY = "_view"
 DRAWN_KEY = "_view_drawn"
 PAGE_KEY = "_page_path"  # the url path of the page this run draws ('' = Overview)
-FILTER_KEYS = ("topic", "window", "sources", "outlets", "date_range")  # the sidebar widgets
+GENERATION_KEY = "_filters_generation"  # new sidebar widgets after opening a link
+
+
+def _key(name: str) -> str:
+    """A sidebar widget's key. Opening a saved view or an alert's link starts a new
+    generation of widgets: the browser keeps the old widgets' values and would send them
+    back, overriding the link's state."""
+    generation = st.session_state.get(GENERATION_KEY, 0)
+    return name if not generation else f"{name}_{generation}"
 
 
 @dataclass(frozen=True)
@@ -90,14 +98,14 @@ def sidebar() -> View | None:
             notices.append(f"Unknown topic '{requested_topic}' in the link: showing "
                            f"'{topics[0]}'.")
         topic_name = st.selectbox("Topic", topics, index=_index(topics, requested_topic),
-                                  key="topic")
+                                  key=_key("topic"))
         requested_window = _param("window", "all")
         if requested_window not in windows:
             notices.append(f"Unknown period '{requested_window[:40]}' in the link: showing "
                            "all dates.")
             requested_window = "all"
         window = st.selectbox("Period", windows, index=_index(windows, requested_window),
-                              format_func=WINDOW_LABELS.get, key="window",
+                              format_func=WINDOW_LABELS.get, key=_key("window"),
                               help="Windows end at the newest document of the topic.")
         try:
             topic = load_topic(topic_name, settings)
@@ -134,8 +142,7 @@ def page_file(url_path: str) -> str:
 def open_link(url_path: str, params: dict[str, str]) -> None:
     """Open a page with a URL state (a saved view, an alert's link): the sidebar widgets
     forget their values so the filters come from the URL, exactly as on a fresh server."""
-    for key in FILTER_KEYS:
-        st.session_state.pop(key, None)
+    st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
     st.session_state.pop("_view_signature", None)
     st.switch_page(page_file(url_path), query_params=params)
 
@@ -156,10 +163,10 @@ def saved_views_panel() -> None:
             st.caption("No saved views yet.")
             return
         by_id = {v.id: v for v in views}
-        chosen = st.selectbox("Saved views", list(by_id), key="saved_view_pick",
+        chosen = st.selectbox("Saved view", list(by_id), key="saved_view_pick",
                               format_func=lambda i: by_id[i].name)
         left, right = st.columns(2)
-        if left.button("Open", key="saved_view_open", type="primary"):
+        if left.button("Open view", key="saved_view_open", type="primary"):
             view = by_id[chosen]
             open_link(view.page, view.params)
         if right.button("Delete", key="saved_view_delete"):
@@ -183,7 +190,7 @@ def _period(topic: str, window: str, notices: list[str]
                            "(YYYY-MM-DD): using the topic's first/last day.")
     default = (_date_param("from") or first, _date_param("to") or last)
     chosen = st.date_input("From – to", default, min_value=first, max_value=last,
-                           key="date_range")
+                           key=_key("date_range"))
     if isinstance(chosen, tuple) and len(chosen) == 2:
         return chosen
     return default
@@ -198,7 +205,7 @@ def _sources(notices: list[str]) -> list[str]:
                        f"the link: showing {', '.join(chosen or SOURCES)}.")
     return st.multiselect("Sources", SOURCES,
                           default=chosen if chosen or raw == "none" else list(SOURCES),
-                          key="sources")
+                          key=_key("sources"))
 
 
 def _outlets(topic: str) -> list[str]:
@@ -209,7 +216,7 @@ def _outlets(topic: str) -> list[str]:
     label = {row.outlet: f"{row.outlet} ({row.source}, {row.documents})"
              for row in counts.itertuples()}
     wanted = [o for o in _param("outlets").split("|") if o in label]
-    return st.multiselect("Outlets", options, default=wanted, key="outlets",
+    return st.multiselect("Outlets", options, default=wanted, key=_key("outlets"),
                           format_func=label.get, placeholder="All outlets",
                           help="News sites, subreddits, YouTube channels and feeds.")
 
