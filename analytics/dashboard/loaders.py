@@ -325,7 +325,7 @@ def alert_history(topic: str, limit: int = 200) -> pd.DataFrame:
     rows = history(topic=topic, limit=limit)
     columns = ["created_at", "rule", "state", "title", "reason", "as_of", "link", "kind", "id"]
     return pd.DataFrame(rows, columns=[*columns, "rule_id", "text", "deliveries",
-                                       "details"])[columns]
+                                       "details"])[columns].fillna({"reason": ""})
 
 
 def next_alert_evaluation() -> dt.datetime | None:

@@ -226,3 +226,52 @@ def test_saved_views_per_owner_rename_delete(settings):
         delete_view(session, mine.id, "a@example.org")
     with session_scope() as session:
         assert list_views(session, "a@example.org") == []
+
+
+def _synthetic(shock_day: int = 80, days: int = 120, seed: int = 0):
+    """Scored documents: unity falls 2 points on day ``shock_day``; news volume triples on
+    the days after it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    start = dt.date(2026, 1, 1)
+    rows = []
+    for day in range(days):
+        for source, per_day in (("news", 6), ("reddit", 4)):
+            n = rng.poisson(per_day * (3 if source == "news" and 0 <= day - shock_day < 3
+                                       else 1))
+            for _ in range(n):
+                unity = 6.5 - (2.0 if day >= shock_day else 0.0) + rng.normal(0, 0.8)
+                rows.append({"published_at": pd.Timestamp(start, tz="UTC")
+                             + pd.Timedelta(days=day, hours=int(rng.integers(24))),
+                             "source": source, "outlet": f"{source}-outlet",
+                             "unity": unity, "sentiment": np.nan, "article5_trust": np.nan})
+    return pd.DataFrame(rows), start
+
+
+def test_conditions_find_the_shock_its_probability_and_the_volume_spike(settings, topic):
+    from analytics.pipeline.alerts.conditions import (
+        Context,
+        probabilities,
+        turning_points,
+        volumes,
+    )
+
+    frame, start = _synthetic()
+    as_of = start + dt.timedelta(days=86)
+    context = Context(topic, settings, as_of, scored=frame, documents=frame,
+                      use_cache=False, events_overrides={"draws": 300})
+    [found] = turning_points({"score": "unity", "direction": "any", "min_size": 0}, context)
+    assert found.key == "turning_point:unity:down"
+    assert abs((found.date - (start + dt.timedelta(days=80))).days) <= 3
+    assert "Size" in dict(found.facts) and "/event?" not in found.what
+    [p] = probabilities({"score": "unity", "which": "decline", "threshold": 0.95}, context)
+    assert p.details["p"] >= 0.95 and p.details["change"] < -1
+    assert probabilities({"score": "unity", "which": "rise", "threshold": 0.95}, context) == []
+    params = {"by": "source", "direction": "both", "alpha": 0.001, "recent_days": 3,
+              "baseline_days": 28}
+    spike_day = Context(topic, settings, start + dt.timedelta(days=82), documents=frame)
+    [spike] = volumes(params, spike_day)
+    assert spike.key == "volume:spike:source:news" and spike.details["p"] < 0.001 / 4
+    quiet = Context(topic, settings, start + dt.timedelta(days=60), documents=frame)
+    assert volumes(params, quiet) == []

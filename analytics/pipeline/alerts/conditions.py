@@ -148,19 +148,27 @@ def turning_points(rule_params: dict, context: Context) -> list[Finding]:
             if rule_params["direction"] != "any" and event.direction != rule_params["direction"]:
                 continue
             label = _label(context.topic, score)
-            kind = "shock" if event.kind == "shock" else "turning point"
             way = "fall" if event.direction == "down" else "rise"
-            lasting = ("a lasting step" if event.kind == "shock"
-                       and not np.isfinite(event.decay_days)
-                       else f"fading over about {event.decay_days:.0f} days"
-                       if event.kind == "shock" else "a change of slope")
+            if event.kind == "shock":
+                kind = "shock"
+                lasting = ("a lasting step" if not np.isfinite(event.decay_days)
+                           else f"fading over about {event.decay_days:.0f} days")
+                size = (f"{event.size:+.2f} points (94% HDI {event.size_low:+.2f} to "
+                        f"{event.size_high:+.2f})")
+                what = (f"The trend model found a shock in “{label}” on {day:%d %b %Y}: "
+                        f"{event.size:+.2f} points, {lasting}.")
+            else:  # a kink: its size is the change of slope, in points per year
+                kind = "turning point"
+                size = (f"{event.size / 12:+.2f} points per month (94% HDI "
+                        f"{event.size_low / 12:+.2f} to {event.size_high / 12:+.2f})")
+                what = (f"The trend model found a turning point in “{label}” on "
+                        f"{day:%d %b %Y}: from then on the trend changes by "
+                        f"{event.size / 12:+.2f} points per month.")
             out.append(Finding(
                 key=f"turning_point:{score}:{event.direction}", date=day,
                 title=f"{label}: a {way} ({kind}) around {day:%d %b %Y}",
-                what=(f"The trend model found a {kind} in {label.lower()} on {day:%d %b %Y}: "
-                      f"{event.size:+.2f} points ({lasting})."),
-                facts=[("Size", f"{event.size:+.2f} points (94% HDI {event.size_low:+.2f} to "
-                                f"{event.size_high:+.2f})"),
+                what=what,
+                facts=[("Size", size),
                        ("Date", f"{day} (90% between {pd.Timestamp(event.first).date()} and "
                                 f"{pd.Timestamp(event.last).date()})"),
                        ("P(direction)", f"{event.p_direction:.0%}"),
@@ -300,7 +308,7 @@ def agreement(rule_params: dict, context: Context) -> list[Finding]:
         out.append(Finding(
             key=f"agreement:{score}", date=None,
             title=f"{label}: agreement α = {alpha:.2f}, below {rule_params['threshold']:.2f}",
-            what=(f"Human and machine scores of {label.lower()} agree less than the rule "
+            what=(f"Human and machine scores of “{label}” agree less than the rule "
                   f"allows: α = {alpha:.2f} on {int(row['pairs'])} coded documents "
                   f"(threshold {rule_params['threshold']:.2f})."),
             facts=[("Agreement", str(row["note"]))], score=score,
