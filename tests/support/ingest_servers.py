@@ -195,10 +195,12 @@ def stored(database_url: str) -> list:
                                     .options(selectinload(Document.comments))))
 
 
-def last_run(database_url: str):
+def last_run(database_url: str, kind: str = "ingest"):
+    """The newest run of a kind (a scheduled run ends with its 'alerts' run)."""
     from sqlalchemy import select
 
     from analytics.store import Run, session_scope
 
     with session_scope(database_url) as session:
-        return session.scalars(select(Run).order_by(Run.id.desc()).limit(1)).one()
+        return session.scalars(select(Run).where(Run.kind == kind)
+                               .order_by(Run.id.desc()).limit(1)).one()
