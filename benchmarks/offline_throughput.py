@@ -115,25 +115,30 @@ def import_newsmtsc(url: str, limit: int) -> None:
 
 
 class Recorder:
-    """Wraps the shared embedder's encode and keeps every text it is given."""
+    """Wraps the shared embedder's encode (and encode_with_spans, the one-pass encoder of the
+    learned attitude scorer, where the code has it) and keeps every text it is given."""
 
     def __init__(self) -> None:
         self.embedder = get_embedder()
-        self.original = self.embedder.encode
+        self.methods = [m for m in ("encode", "encode_with_spans") if hasattr(self.embedder, m)]
         self.texts: list[str] = []
         self.calls = 0
 
     def __enter__(self) -> Recorder:
-        def encode(texts, *args, **kwargs):
-            self.texts.extend(texts)
-            self.calls += 1
-            return self.original(texts, *args, **kwargs)
+        for name in self.methods:
+            original = getattr(self.embedder, name)
 
-        self.embedder.encode = encode
+            def wrapped(texts, *args, _original=original, **kwargs):
+                self.texts.extend(texts)
+                self.calls += 1
+                return _original(texts, *args, **kwargs)
+
+            setattr(self.embedder, name, wrapped)
         return self
 
     def __exit__(self, *exc) -> None:
-        del self.embedder.encode  # back to the class method
+        for name in self.methods:
+            delattr(self.embedder, name)  # back to the class method
 
 
 def raw_encode(texts: list[str]) -> tuple[float, float]:

@@ -226,6 +226,11 @@ class ScoreSettings(Section):
         description="Cores the packaged MiniLM encoder uses: that many single-threaded "
         "workers, each encoding length-sorted batches of 16 (0 = one per usable core, at "
         "most 8).")
+    attitude_model: str = Field(
+        default="",
+        description="Weights of the learned offline attitude scorer (score kind 'attitude'): "
+        "an .npz written by `python -m analytics train-attitude` ('' = the one shipped in "
+        "the package, analytics/score/models/attitude.npz).")
     chunk_size: int = Field(
         default=600, ge=50, description="Target chunk length in characters when splitting "
         "texts.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +25,18 @@ class ScoreDefinition(BaseModel):
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
+    kind: Literal["prototype", "attitude"] = Field(
+        default="prototype",
+        description="Offline scorer: 'prototype' = zero-shot, from the rubric and anchor "
+        "sentences; 'attitude' = the learned attitude-toward-a-target scorer (trained on "
+        "human labels; needs no anchors): the attitude toward `target` (default: the "
+        "topic's target) in the sentences that mention it or one of its `aliases`.")
+    target: str | None = Field(
+        default=None, description="kind attitude: who or what the attitude is toward "
+        "(default: the topic's target).")
+    aliases: list[str] = Field(
+        default_factory=list, description="kind attitude: other names of the target that "
+        "count as a mention (a leader, a capital, an abbreviation).")
     question: str
     low: str = Field(description="What a 0 means.")
     high: str = Field(description="What a 10 means.")
@@ -36,6 +49,9 @@ class ScoreDefinition(BaseModel):
         default=None, ge=0.0, le=1.0,
         description="Offline scorer: cosine a passage needs to count for this score "
         "(None = the backend default; 0 = every passage is relevant).")
+
+    def attitude_target(self, topic_target: str) -> str:
+        return (self.target or topic_target).strip()
 
     @property
     def low_label(self) -> str:

@@ -27,6 +27,7 @@ from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.ingest import dedup
 from analytics.ingest.base import RunContext, provider_class
+from analytics.ingest.language import set_language
 from analytics.ingest.outlets import fill_outlets
 from analytics.store import session_scope
 from analytics.store.models import Document, Run
@@ -121,6 +122,7 @@ def ingest_records(
             for batch in _batches(records, batch_size):
                 for record in batch:
                     cleaning.add(clean_record(record, max_document_chars))
+                    set_language(record)
                 fill_outlets(batch)
                 if linker:
                     linker.mark(batch)

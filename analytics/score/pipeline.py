@@ -113,6 +113,7 @@ def load_prepared(session: Session, ids: list[int], settings: Settings) -> list[
         prepared.append(prepare(doc.id, doc.title, doc.text[:cap],
                                 [c.text[:cap] for c in comments],
                                 settings.score.chunk_size, settings.score.chunk_overlap))
+        prepared[-1].meta["lang"] = doc.lang
     return prepared
 
 
@@ -139,8 +140,16 @@ def _analysis_row(doc: PreparedDocument, outcome: ScoringOutcome, topic: Topic,
         evidence={k: v.evidence for k, v in result.scores.items()} if result else {},
         temperature=outcome.temperature, seed=outcome.seed, tokens_in=outcome.tokens_in,
         tokens_out=outcome.tokens_out, cost_usd=outcome.cost_usd, latency_s=outcome.latency_s,
-        software_version=__version__, run_id=run_id,
+        software_version=__version__, scorer_version=scorer_version(backend, topic),
+        run_id=run_id,
     )
+
+
+def scorer_version(backend: ScoringBackend, topic: Topic) -> str:
+    """What produced the scores: the backend's own account (the offline backend names its
+    zero-shot scorer and the learned attitude model's version), else its model."""
+    describe = getattr(backend, "scorer_version", None)
+    return (describe(topic) if describe else backend.model)[:128]
 
 
 def _copy_cached(doc: PreparedDocument, cached: Analysis, run_id: int) -> Analysis:
@@ -150,7 +159,7 @@ def _copy_cached(doc: PreparedDocument, cached: Analysis, run_id: int) -> Analys
         status="ok", on_topic=cached.on_topic, summary=cached.summary, scores=cached.scores,
         rationale=cached.rationale, evidence=cached.evidence, temperature=cached.temperature,
         seed=cached.seed, tokens_in=0, tokens_out=0, cost_usd=0.0, latency_s=0.0,
-        software_version=__version__, run_id=run_id,
+        software_version=__version__, scorer_version=cached.scorer_version, run_id=run_id,
     )
 
 

@@ -147,6 +147,8 @@ class Analysis(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_s: Mapped[float | None] = mapped_column(Float)
     software_version: Mapped[str | None] = mapped_column(String(32))
+    # which scorer produced the scores (e.g. the learned attitude model's version)
+    scorer_version: Mapped[str | None] = mapped_column(String(128))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from analytics.core.views import WINDOWS, check_window, window_dates
@@ -42,14 +42,24 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True)
 
 
+UNKNOWN_LANGUAGE = "unknown"  # the language filter's name for documents with no language
+
+
 def _view(query, topic: str, sources: Sequence[str] | None, start, end,
-          outlets: Sequence[str] | None):
-    """The view's filters: topic, sources (None = all), outlets (None/empty = all), dates."""
+          outlets: Sequence[str] | None, languages: Sequence[str] | None = None):
+    """The view's filters: topic, sources (None = all), outlets and languages (None/empty =
+    all; "unknown" = no detected language), dates."""
     query = query.where(Document.in_topic(topic))
     if sources is not None:
         query = query.where(Document.source.in_(list(sources)))
     if outlets:
         query = query.where(Document.outlet.in_(list(outlets)))
+    if languages:
+        known = [lang for lang in languages if lang != UNKNOWN_LANGUAGE]
+        condition = Document.lang.in_(known)
+        if UNKNOWN_LANGUAGE in languages:
+            condition = or_(condition, Document.lang.is_(None))
+        query = query.where(condition)
     return _window(query, start, end)
 
 
@@ -58,7 +68,8 @@ DOCUMENT_COLUMNS = ["id", "source", "provider", "outlet", "external_id", "title"
 
 
 def documents_frame(session: Session, topic: str, sources: Sequence[str] | None = None,
-                    start=None, end=None, outlets: Sequence[str] | None = None) -> pd.DataFrame:
+                    start=None, end=None, outlets: Sequence[str] | None = None,
+                    languages: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per document (syndicated copies included, flagged by duplicate_of)."""
     n_comments = (
         select(Comment.document_id, func.count(Comment.id).label("n_comments"))
@@ -71,7 +82,7 @@ def documents_frame(session: Session, topic: str, sources: Sequence[str] | None 
                func.coalesce(n_comments.c.n_comments, 0).label("n_comments"))
         .outerjoin(n_comments, n_comments.c.document_id == Document.id)
     )
-    query = _view(query, topic, sources, start, end, outlets)
+    query = _view(query, topic, sources, start, end, outlets, languages)
     frame = pd.DataFrame(session.execute(query).mappings().all(), columns=DOCUMENT_COLUMNS)
     frame["published_at"] = _utc(frame["published_at"])
     return frame
@@ -89,7 +100,8 @@ def latest_analyses(session: Session, topic: str, backend: str | None = None):
 def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
                  sources: Sequence[str] | None = None, start=None, end=None,
                  backend: str | None = None,
-                 outlets: Sequence[str] | None = None) -> pd.DataFrame:
+                 outlets: Sequence[str] | None = None,
+                 languages: Sequence[str] | None = None) -> pd.DataFrame:
     """Documents with their latest analysis: one column per score (NaN = not addressed)."""
     latest = latest_analyses(session, topic, backend)
     query = (
@@ -100,7 +112,8 @@ def scored_frame(session: Session, topic: str, score_keys: Sequence[str],
         .join(latest, latest.c.document_id == Document.id)
         .join(Analysis, Analysis.id == latest.c.analysis_id)
     )
-    rows = session.execute(_view(query, topic, sources, start, end, outlets)).mappings().all()
+    rows = session.execute(_view(query, topic, sources, start, end, outlets,
+                                 languages)).mappings().all()
     frame = pd.DataFrame(rows, columns=["id", "source", "provider", "outlet", "title",
                                         "published_at", "analysis_id", "backend", "model",
                                         "prompt_hash", "on_topic", "summary", "scores"])
@@ -171,6 +184,36 @@ def resolve_window(session: Session, topic: str,
     """A named window's dates, ending at the topic's newest document (None, None = all)."""
     bounds = date_range(session, topic) if WINDOWS[check_window(window)] else None
     return window_dates(window, bounds[1] if bounds else None)
+
+
+def language_counts(session: Session, topic: str) -> pd.DataFrame:
+    """The topic's document languages ("unknown" = none detected) with counts, most first."""
+    rows = session.execute(
+        select(Document.lang, func.count(Document.id)).where(Document.in_topic(topic))
+        .group_by(Document.lang)).all()
+    frame = pd.DataFrame([(lang or UNKNOWN_LANGUAGE, n) for lang, n in rows],
+                         columns=["language", "documents"])
+    frame = frame.groupby("language", as_index=False)["documents"].sum()
+    return frame.sort_values(["documents", "language"], ascending=[False, True],
+                             ignore_index=True)
+
+
+def unscored_reasons(session: Session, topic: str) -> pd.DataFrame:
+    """Documents whose latest analysis has null scores for a stated reason (e.g. "language
+    not supported (de)"), counted per reason."""
+    latest = latest_analyses(session, topic)
+    rows = session.execute(
+        select(Analysis.rationale).join(latest, latest.c.analysis_id == Analysis.id)
+        .where(Analysis.on_topic.is_(False))).scalars().all()
+    reasons: dict[str, int] = {}
+    for rationale in rows:
+        values = list((rationale or {}).values())
+        first = str(values[0]) if values else ""
+        if first.startswith("language not supported"):
+            reason = first.split(":")[0]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return pd.DataFrame(sorted(reasons.items(), key=lambda kv: -kv[1]),
+                        columns=["reason", "documents"])
 
 
 def outlet_counts(session: Session, topic: str) -> pd.DataFrame:

@@ -22,9 +22,22 @@ from analytics.core.hashing import stable_hash
 from analytics.core.settings import Settings
 from analytics.core.topics import ScoreDefinition, Topic
 from analytics.llm.embeddings import MINILM_DIMENSIONS, get_embedder
+from analytics.score.attitude import (
+    ARTEFACT,
+    AttitudeModel,
+    AttitudeTarget,
+    find_mentions,
+    get_attitude_model,
+    score_sentences,
+)
 from analytics.score.base import ScoringOutcome
 from analytics.score.retrieval import PreparedDocument, split_sentences
-from analytics.score.schema import MAX_SUMMARY_WORDS, DocumentScores, ScoreValue
+from analytics.score.schema import (
+    LANGUAGE_NOT_SUPPORTED,
+    MAX_SUMMARY_WORDS,
+    DocumentScores,
+    ScoreValue,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class OfflineBackend:
     def config_hash(self, topic: Topic) -> str:
         return stable_hash({
             "backend": self.name, "version": __version__, "params": self.parameters.__dict__,
+            "scorer": self.scorer_version(topic),
             "scores": [s.model_dump() for s in topic.scores], "target": topic.target,
             "chunk": [self.settings.score.chunk_size, self.settings.score.chunk_overlap],
         })
@@ -112,20 +126,64 @@ class OfflineBackend:
     def score_batch(self, documents: list[PreparedDocument], topic: Topic) -> list[ScoringOutcome]:
         started = time.perf_counter()
         prototypes = self.prototypes(topic)
-        per_doc = [self._sentences(doc) for doc in documents]
+        # English-only models: a document detected as another language gets null scores
+        # with the reason, not an English-model guess (it is not embedded either)
+        foreign = [not _english(doc) for doc in documents]
+        per_doc = [[] if skip else self._sentences(doc)
+                   for doc, skip in zip(documents, foreign, strict=True)]
         flat = [s.text for sentences in per_doc for s in sentences]
-        vectors = (get_embedder().encode(flat) if flat
-                   else np.zeros((0, MINILM_DIMENSIONS), np.float32))
+        vectors, probs = self._encode(flat, topic)
         outcomes, offset = [], 0
-        for doc, sentences in zip(documents, per_doc, strict=True):
-            doc_vectors = vectors[offset:offset + len(sentences)]
-            offset += len(sentences)
+        for doc, sentences, skip in zip(documents, per_doc, foreign, strict=True):
+            if skip:
+                outcomes.append(_not_supported(doc, topic))
+                continue
+            end = offset + len(sentences)
+            doc_vectors = vectors[offset:end]
             doc.embeddings = _chunk_vectors(doc, sentences, doc_vectors)
-            outcomes.append(self._score_one(sentences, doc_vectors, topic, prototypes))
+            outcomes.append(self._score_one(sentences, doc_vectors, probs[offset:end], topic,
+                                            prototypes))
+            offset = end
         elapsed = (time.perf_counter() - started) / max(len(documents), 1)
         for outcome in outcomes:
             outcome.latency_s = elapsed
         return outcomes
+
+    def _encode(self, texts: list[str], topic: Topic) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence vectors and, for the topic's attitude scores, per sentence and score the
+        learned model's probabilities (NaN: the sentence does not mention the target). A
+        sentence is read by MiniLM once: those that mention a target through the span
+        encoder (which also gives their sentence vector), the others through ``encode``."""
+        targets = attitude_targets(topic)
+        embedder = get_embedder()
+        probs = np.full((len(texts), len(targets), 3), np.nan, np.float32)
+        if not texts:
+            return np.zeros((0, MINILM_DIMENSIONS), np.float32), probs
+        if not targets:
+            return embedder.encode(texts), probs
+        spans = [[find_mentions(text, t.name, t.aliases) for t in targets] for text in texts]
+        hit = [i for i, groups in enumerate(spans) if any(groups)]
+        miss = [i for i, groups in enumerate(spans) if not any(groups)]
+        vectors = np.zeros((len(texts), MINILM_DIMENSIONS), np.float32)
+        if hit:
+            vectors[hit], probs[hit] = score_sentences(
+                embedder, [texts[i] for i in hit], targets, self._attitude_model(),
+                spans=[spans[i] for i in hit])
+        if miss:
+            vectors[miss] = embedder.encode([texts[i] for i in miss])
+        return vectors, probs
+
+    def _attitude_model(self) -> AttitudeModel:
+        return get_attitude_model(self.settings.score.attitude_model or ARTEFACT)
+
+    def scorer_version(self, topic: Topic) -> str:
+        """Which scorers produce this topic's scores: recorded on every analysis."""
+        parts = []
+        if any(s.kind == "prototype" for s in topic.scores):
+            parts.append(f"zero-shot-{__version__}")
+        if attitude_targets(topic):
+            parts.append(self._attitude_model().version)
+        return "+".join(parts)
 
     @staticmethod
     def _sentences(doc: PreparedDocument) -> list[_Sentence]:
@@ -145,8 +203,8 @@ class OfflineBackend:
                           for t in texts])
         return np.tanh(p.embedding_weight * embedding_side + p.vader_weight * vader)
 
-    def _score_one(self, sentences: list[_Sentence], vectors: np.ndarray, topic: Topic,
-                   prototypes: _Prototypes) -> ScoringOutcome:
+    def _score_one(self, sentences: list[_Sentence], vectors: np.ndarray, probs: np.ndarray,
+                   topic: Topic, prototypes: _Prototypes) -> ScoringOutcome:
         p = self.parameters
         if not sentences:
             result = DocumentScores(on_topic=False, summary="(empty document)",
@@ -158,7 +216,13 @@ class OfflineBackend:
                                else s.relevance_threshold for s in topic.scores])
         counts = (relevance >= thresholds) & (relevance >= best - p.relevance_margin)
         scores: dict[str, ScoreValue] = {}
+        attitude_index = 0
         for j, definition in enumerate(topic.scores):
+            if definition.kind == "attitude":
+                scores[definition.key] = self._attitude_value(
+                    sentences, probs[:, attitude_index], definition.attitude_target(topic.target))
+                attitude_index += 1
+                continue
             rows = np.flatnonzero(counts[:, j])
             rows = rows[np.argsort(-relevance[rows, j])][: p.max_sentences]
             scores[definition.key] = self._aggregate(rows, sentences, vectors, relevance[:, j],
@@ -185,6 +249,24 @@ class OfflineBackend:
         evidence = sorted({sentences[i].chunk for i in rows})
         return ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence)
 
+    def _attitude_value(self, sentences: list[_Sentence], probs: np.ndarray,
+                        target: str) -> ScoreValue:
+        """Mean probabilities of the sentences that mention the target -> 0-10."""
+        rows = np.flatnonzero(~np.isnan(probs).any(1))
+        if len(rows) == 0:
+            return ScoreValue(rationale=f"No sentence mentions {_clip(target, 60)}.")
+        weights = np.array([self.parameters.comment_weight if sentences[i].is_comment else 1.0
+                            for i in rows])
+        mean = np.average(probs[rows], axis=0, weights=weights)
+        value = round(float(AttitudeModel.value(mean)), 2)
+        sentence_values = AttitudeModel.value(probs[rows])
+        strongest = rows[int(np.argmax(np.abs(sentence_values - 5.0)))]
+        rationale = (f"{len(rows)} sentence(s) mention {_clip(target, 60)}; P(negative, "
+                     f"neutral, positive) = {mean[0]:.2f}, {mean[1]:.2f}, {mean[2]:.2f}; "
+                     f"strongest: \"{_clip(sentences[strongest].text, 160)}\"")
+        evidence = sorted({sentences[i].chunk for i in rows})
+        return ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence)
+
     def _summary(self, sentences: list[_Sentence], vectors: np.ndarray, topic: np.ndarray) -> str:
         text_rows = ([i for i, s in enumerate(sentences) if not s.is_comment]
                      or list(range(len(sentences))))
@@ -201,6 +283,31 @@ _DOMAIN_WORDS = re.compile(
     r"weapons?|conflict|invasion|invaded|fight(ing|s)?|security|collective|forces?)\b",
     re.IGNORECASE,
 )
+
+
+ENGLISH = {"en"}
+
+
+def _english(doc: PreparedDocument) -> bool:
+    """Unknown language (not detected: too short, or stored before detection) counts as
+    English."""
+    lang = (doc.meta.get("lang") or "en").lower()
+    return lang.split("-")[0] in ENGLISH
+
+
+def _not_supported(doc: PreparedDocument, topic: Topic) -> ScoringOutcome:
+    lang = doc.meta.get("lang")
+    reason = f"{LANGUAGE_NOT_SUPPORTED} ({lang}): the offline scorer reads English only"
+    result = DocumentScores(
+        on_topic=False, summary=f"Not scored: {reason}. The LLM backend scores any language.",
+        scores={k: ScoreValue(rationale=reason) for k in topic.score_keys})
+    return ScoringOutcome(result=result)
+
+
+def attitude_targets(topic: Topic) -> list[AttitudeTarget]:
+    """The targets of the topic's ``kind: attitude`` scores, in score order."""
+    return [AttitudeTarget(s.attitude_target(topic.target), tuple(s.aliases))
+            for s in topic.scores if s.kind == "attitude"]
 
 
 def _normalise(vector: np.ndarray) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""The learned offline "attitude toward a target" scorer (score kind ``attitude``).
+
+A topic declares such a score with ``kind: attitude``, the ``target`` it is about and a few
+``aliases`` (other names of the target: a leader, a capital, an abbreviation). No anchors.
+
+How a document is scored
+------------------------
+1. Mentions. In every sentence the target's mentions are found by a generic rule: the
+   target and each alias as whole words (case-insensitive; also inside camel-cased hashtags
+   such as #StandWithUkraine), with plural/possessive endings and one derived adjective form
+   of a single-word, non-acronym name (Russia -> Russian, Ukraine -> Ukrainian, Iran ->
+   Iranian). Acronyms (NATO) get none; other forms are listed as aliases.
+2. Features. The sentences that mention the target go through MiniLM once
+   (``MiniLMEmbedder.encode_with_spans``): the same sentence vector the product stores and
+   retrieves with, plus the normalised mean of the layer-4 and layer-6 token states of the
+   mention tokens and of the layer-6 states of the tokens within 6 of them. These four 384-d
+   vectors (1,536 numbers) describe what is said around the target.
+3. Head. A small network (1,536 -> 256 -> 3, tanh-GELU) trained on human labels (NewsMTSC
+   sentiment toward a marked person; RUW stance toward Russia and Ukraine in tweets: see
+   ``analytics.score.attitude_train``) gives P(negative/against), P(neutral/no stance),
+   P(positive/favour). Sentence value = 5 + 5 * (P(pos) - P(neg)).
+4. Document value = the same of the mean probabilities of its sentences that mention the
+   target; none mentions it -> null ("not addressed").
+
+The weights are a float16 ``.npz`` inside the package (``models/attitude.npz``, about 0.8
+MB) with a JSON record of how it was trained; nothing is downloaded at run time. Rebuild it
+with ``python -m analytics train-attitude`` (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from analytics.core.errors import BadInput
+
+MODELS = Path(__file__).resolve().parent / "models"
+ARTEFACT = MODELS / "attitude.npz"
+LAYERS = (4, 6)  # hidden states pooled over the mention (6 = the last layer)
+WINDOW = 6  # tokens either side of a mention for the context vector
+FEATURES = ("sentence", "mention_l4", "mention_l6", "context_l6")
+
+
+class AttitudeModelMissing(BadInput):
+    """The packaged attitude model is not there (it is rebuilt by train-attitude)."""
+
+
+# --- target mentions ------------------------------------------------------------------------
+
+def name_forms(name: str) -> list[str]:
+    """A name and the one adjective form a small English rule derives from it.
+
+    Only for a single-word, non-acronym name: ...a -> ...an (Russia -> Russian), ...e ->
+    ...ian (Ukraine -> Ukrainian), a final consonant -> +ian (Iran -> Iranian). Plurals and
+    possessives are matched by the pattern itself."""
+    name = name.strip()
+    forms = {name} if name else set()
+    if name and not name.isupper() and " " not in name and name[-1:].isalpha():
+        last = name[-1].lower()
+        if last == "a":
+            forms.add(name + "n")
+        elif last == "e":
+            forms.add(name[:-1] + "ian")
+        elif last not in "iouy":
+            forms.add(name + "ian")
+    return sorted(forms, key=len, reverse=True)
+
+
+@lru_cache(maxsize=64)
+def mention_pattern(target: str, aliases: tuple[str, ...] = ()) -> re.Pattern:
+    forms = {form for term in (target, *aliases) for form in name_forms(term)}
+    if not forms:
+        return re.compile(r"(?!)")  # matches nothing
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    # a word start, or a lower->upper change inside a camel-cased hashtag; the name itself
+    # case-insensitive; then an optional plural/possessive and no further letter
+    return re.compile(rf"(?:(?<!\w)|(?<=[a-z])(?=[A-Z]))"
+                      rf"(?i:{alternatives})(?i:s|'s|’s|s'|es)?(?![a-z])")
+
+
+def find_mentions(text: str, target: str, aliases: tuple[str, ...] | list[str] = ()
+                  ) -> list[tuple[int, int]]:
+    """Character spans of the target's mentions in the text."""
+    return [m.span() for m in mention_pattern(target, tuple(aliases)).finditer(text)]
+
+
+# --- the model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AttitudeTarget:
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+def features(sentence: np.ndarray, mention: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """The head's input from ``encode_with_spans`` output for one group: (n, 1536)."""
+    return np.concatenate([sentence, mention[:, 0], mention[:, 1], context[:, 1]], axis=1)
+
+
+class AttitudeModel:
+    """The trained head (numpy; float16 weights, computed in float32)."""
+
+    def __init__(self, path: Path | str = ARTEFACT):
+        path = Path(path)
+        if not path.is_file():
+            raise AttitudeModelMissing(
+                f"The attitude model {path} is missing. Rebuild it with "
+                "`python -m analytics train-attitude` (needs ../shared/data).")
+        raw = path.read_bytes()
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+        with np.load(path) as data:
+            self.w1 = data["w1"].astype(np.float32)  # (hidden, 1536), standardisation folded in
+            self.b1 = data["b1"].astype(np.float32)
+            self.w2 = data["w2"].astype(np.float32)  # (3, hidden)
+            self.b2 = data["b2"].astype(np.float32)
+        record = path.with_suffix(".json")
+        self.record = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        self.version = f"attitude-{self.record.get('version', 'unrecorded')}-{self.sha256[:8]}"
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(n, 1536) features -> (n, 3) P(negative), P(neutral), P(positive)."""
+        h = x.astype(np.float32) @ self.w1.T + self.b1
+        h = 0.5 * h * (1.0 + np.tanh(0.7978845608028654 * (h + 0.044715 * h ** 3)))
+        logits = h @ self.w2.T + self.b2
+        logits -= logits.max(1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(1, keepdims=True)
+
+    @staticmethod
+    def value(p: np.ndarray) -> np.ndarray:
+        """0-10 from probabilities: 5 + 5 * (P(positive) - P(negative))."""
+        return 5.0 + 5.0 * (p[..., 2] - p[..., 0])
+
+
+_model_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load(path: str) -> AttitudeModel:
+    return AttitudeModel(path)
+
+
+def get_attitude_model(path: Path | str = ARTEFACT) -> AttitudeModel:
+    with _model_lock:
+        return _load(str(path))
+
+
+def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
+                    model: AttitudeModel | None = None,
+                    spans: list[list[list[tuple[int, int]]]] | None = None):
+    """Sentence vectors (n, 384) and per sentence and target the probabilities (n, G, 3),
+    NaN where the sentence does not mention the target, from ONE MiniLM pass.
+
+    ``spans`` (optional) gives the mentions (``spans[i][g]``) instead of finding them."""
+    model = model or get_attitude_model()
+    if spans is None:
+        spans = [[find_mentions(t, target.name, target.aliases) for target in targets]
+                 for t in texts]
+    sentence, mention, context, has = embedder.encode_with_spans(texts, spans, LAYERS, WINDOW)
+    probs = np.full((len(texts), len(targets), 3), np.nan, np.float32)
+    for g in range(len(targets)):
+        rows = np.flatnonzero(has[:, g])
+        if len(rows):
+            x = features(sentence[rows], mention[rows, g], context[rows, g])
+            probs[rows, g] = model.probabilities(x)
+    return sentence, probs

@@ -1,0 +1,28 @@
+"""Which scorer produced an analysis.
+
+- ``analyses.scorer_version``: e.g. ``zero-shot-0.9.0+attitude-1-1a2b3c4d`` (the offline
+  backend's zero-shot prototype scorer and the learned attitude model, by the first 8 hex
+  digits of its weights' SHA-256). The cache key (``prompt_hash``) changes with it.
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-11-30
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("analyses") as batch:
+        batch.add_column(sa.Column("scorer_version", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("analyses") as batch:
+        batch.drop_column("scorer_version")
