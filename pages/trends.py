@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import trends
 from analytics.charts import trends as charts
-from analytics.dashboard import actions, auth, loaders
+from analytics.dashboard import actions, auth, badges, loaders
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
@@ -58,6 +58,7 @@ if view.start is not None:
     events = events[(events["date"] >= view.start) & (events["date"] <= view.end)]
 daily = loaders.view_daily(view, chosen, by_source=per_source)
 shown = {}
+evidence = loaders.headline_evidence(view.topic.name)
 for key in chosen:
     trend = views[key]
     fit = trend.shown(form)
@@ -69,8 +70,9 @@ for key in chosen:
     shown[key] = fit
     score = view.topic.score(key)
     st.subheader(score.label)
+    badges.agreement_badge(view.topic, key)
     reason = trend.choice.reason if trend.choice and form == "auto" else None
-    line = headline(score, fit, form_reason=reason)
+    line = headline(score, fit, evidence.get(key), form_reason=reason)
     st.markdown(escape_md(line.sentence))
     change = fit.change()
     cols = st.columns(4)

@@ -53,13 +53,19 @@ def trends(topic: str = typer.Option(None, help="Topic name."),
 def _print_headlines(topic, fits) -> None:
     """The sentence per score the Trends page and reports print, in the chosen form."""
     from analytics.report import headline
+    from analytics.report.headlines import headline_evidence
+    from analytics.store import session_scope
     from analytics.trends.service import view_trend
+
+    with session_scope() as session:
+        evidence = headline_evidence(session, topic)
 
     for key in dict.fromkeys(fit.score for fit in fits):
         by_form = {fit.form: fit for fit in fits if fit.score == key}
         trend = view_trend(key, by_form, get_settings())
         reason = trend.choice.reason if trend.choice else None
-        console.print(headline(topic.score(key), trend.chosen, form_reason=reason).sentence,
+        console.print(headline(topic.score(key), trend.chosen, evidence.get(key),
+                               form_reason=reason).sentence,
                       markup=False)
 
 

@@ -70,22 +70,38 @@ def outlets(topic: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def load_documents(topic: str, sources: tuple[str, ...], start, end,
-                   outlets: tuple[str, ...] = ()) -> pd.DataFrame:
+def languages(topic: str) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.documents_frame(session, topic, sources, start, end, outlets)
+        return queries.language_counts(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def unscored_reasons(topic: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.unscored_reasons(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_documents(topic: str, sources: tuple[str, ...], start, end,
+                   outlets: tuple[str, ...] = (), languages: tuple[str, ...] = ()
+                   ) -> pd.DataFrame:
+    with session_scope() as session:
+        return queries.documents_frame(session, topic, sources, start, end, outlets,
+                                       languages)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def load_scored(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
-                start, end, outlets: tuple[str, ...] = ()) -> pd.DataFrame:
+                start, end, outlets: tuple[str, ...] = (), languages: tuple[str, ...] = ()
+                ) -> pd.DataFrame:
     with session_scope() as session:
         return queries.scored_frame(session, topic, score_keys, sources, start, end,
-                                    outlets=outlets)
+                                    outlets=outlets, languages=languages)
 
 
 def view_documents(view) -> pd.DataFrame:
-    return load_documents(view.topic.name, view.sources, view.start, view.end, view.outlets)
+    return load_documents(view.topic.name, view.sources, view.start, view.end, view.outlets,
+                          view.languages)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -121,7 +137,7 @@ def view_daily(view, keys, by_source: bool = False) -> pd.DataFrame:
 
 def view_scored(view) -> pd.DataFrame:
     return load_scored(view.topic.name, tuple(view.topic.score_keys), view.sources,
-                       view.start, view.end, view.outlets)
+                       view.start, view.end, view.outlets, view.languages)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -169,6 +185,22 @@ def trend_view(topic_name: str, scores: tuple[str, ...], sources: tuple[str, ...
     topic = load_topic(topic_name)
     scored = load_scored(topic_name, tuple(topic.score_keys), sources, start, end)
     return lookup_view(topic, scored, scores, sources, start, end, get_settings())
+
+
+def cached_headlines(view) -> list:
+    """The headline of each score whose trend is already fitted for this view (the Overview
+    never fits; the Trends page does), worded by ``report.headline`` with its agreement."""
+    from analytics.report import headline
+
+    topic = view.topic
+    views = trend_view(topic.name, tuple(topic.score_keys), view.sources, view.start, view.end)
+    evidence = headline_evidence(topic.name)
+    out = []
+    for key, trend in views.items():
+        if trend.chosen is not None:
+            reason = trend.choice.reason if trend.choice else None
+            out.append(headline(topic.score(key), trend.chosen, evidence.get(key), reason))
+    return out
 
 
 # --- dynamics ---------------------------------------------------------------------------------
@@ -256,6 +288,16 @@ def agreement_view(topic: Topic) -> dict:
                 "pairs": validate.paired_ratings(session, topic),
                 "corrected": validate.corrected_trend_table(session, topic),
                 "coding_sheet": validate.coding_sheet_csv(session, topic)}
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def headline_evidence(topic_name: str) -> dict:
+    """Per score the agreement with human coding behind its headline and badge (the same
+    figures the Validation page shows)."""
+    from analytics.report.headlines import headline_evidence as evidence
+
+    with session_scope() as session:
+        return evidence(session, load_topic(topic_name))
 
 
 # --- reports and sources ----------------------------------------------------------------------

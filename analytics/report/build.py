@@ -162,13 +162,13 @@ def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings,
                               end=data.end, progress=progress)
         views = trends.lookup_view(data.topic, scored, data.topic.score_keys, data.sources,
                                    data.start, data.end, settings)
-    agreement = _agreement_lines(data.topic, settings)
+    evidence = _headline_evidence(data.topic, settings)
     daily = queries.daily_scores(scored, data.topic.score_keys, by_source=True)
     rows = []
     for score in data.topic.scores:
         view = views[score.key]
         fit = view.chosen
-        line = headline(score, fit, agreement.get(score.key, ""),
+        line = headline(score, fit, evidence.get(score.key),
                         view.choice.reason if view.choice else None)
         data.headlines.append(line)
         if fit is None:
@@ -187,13 +187,12 @@ def _add_trends(data: ReportData, scored: pd.DataFrame, settings: Settings,
     data.trend_table = pd.DataFrame(rows)
 
 
-def _agreement_lines(topic: Topic, settings: Settings) -> dict[str, str]:
-    """Plain sentence per score on how the machine scores agree with human coding."""
-    from analytics.validate import agreement_per_score
+def _headline_evidence(topic: Topic, settings: Settings) -> dict:
+    """Per score the agreement with human coding its headline must obey."""
+    from analytics.report.headlines import headline_evidence
 
     with session_scope(settings.database_url) as session:
-        table = agreement_per_score(session, topic)
-    return {str(score): str(note) for score, note in table["note"].items()}
+        return headline_evidence(session, topic)
 
 
 def _add_summaries(data: ReportData, settings: Settings) -> None:
