@@ -190,3 +190,13 @@ def test_training_command_writes_weights_and_record(tmp_path):
     assert record["artefact_sha256"] == AttitudeModel(out).sha256
     assert 0 <= record["held_out"]["newsmtsc"]["macro_f1"] <= 1
     assert "ruw_stance/train.csv" in record["data"]
+
+
+def test_training_alpha_is_the_validation_stage_alpha():
+    from analytics.score.attitude_train import alpha_two_coders
+    from analytics.validate.metrics import krippendorff_alpha
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 10, 60)
+    b = a + rng.normal(0, 2, 60)
+    assert alpha_two_coders(a, b) == pytest.approx(krippendorff_alpha(np.vstack([a, b])))
