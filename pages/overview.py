@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics.charts import changes as change_charts
 from analytics.charts import overview as charts
-from analytics.dashboard import loaders
+from analytics.dashboard import badges, loaders
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import empty_state, go_to_event, page_start
@@ -26,6 +26,11 @@ columns[1].metric("Scored", f"{len(scored):,}",
                   help=f"{unscored:,} document(s) of the topic have no analysis yet.")
 columns[2].metric("Comments", f"{int(documents['n_comments'].sum()):,}")
 columns[3].metric("Scoring backend", ", ".join(sorted(backends["backend"].unique())) or "—")
+reasons = loaders.unscored_reasons(view.topic.name)
+if not reasons.empty:
+    st.info(f"{int(reasons['documents'].sum()):,} document(s) could not be scored: "
+            + "; ".join(f"{row.documents:,} — {row.reason}" for row in reasons.itertuples())
+            + ". The offline scorers read English only; the LLM backend scores any language.")
 
 if documents.empty:
     st.warning("No documents in this view. Widen the period, sources or outlets in the "
@@ -46,6 +51,12 @@ daily = loaders.view_daily(view, view.topic.score_keys)
 st.caption("Click an event marker (▼) to see what changed around it; select days (click or "
            "drag a box) to read their documents.")
 time_chart(charts.daily_means(daily, view.topic, truth, events=events), key="select_daily")
+badges.agreement_badges(view.topic)
+headlines = loaders.cached_headlines(view)
+if headlines:
+    st.subheader("Trend headlines")
+    for line in headlines:
+        st.markdown(f"- {escape_md(line.sentence)}")
 
 st.subheader("Which outlets moved")
 if events.empty:

@@ -46,16 +46,22 @@ class View:
     end: dt.date | None
     sources: tuple[str, ...]
     outlets: tuple[str, ...] = ()  # empty = every outlet
+    # empty = every language; "unknown" = no detected language. Documents, Overview and
+    # their charts follow it; trend fits cover every language of the view's sources.
+    languages: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         span = "all dates" if self.start is None else f"{self.start} → {self.end}"
         outlets = f" · {len(self.outlets)} outlet(s)" if self.outlets else ""
-        return f"{self.topic.title} · {span} · {', '.join(self.sources) or 'no source'}{outlets}"
+        languages = f" · language {', '.join(self.languages)}" if self.languages else ""
+        return (f"{self.topic.title} · {span} · {', '.join(self.sources) or 'no source'}"
+                f"{outlets}{languages}")
 
     @property
     def signature(self) -> tuple:
-        return (self.topic.name, self.start, self.end, self.sources, self.outlets)
+        return (self.topic.name, self.start, self.end, self.sources, self.outlets,
+                self.languages)
 
     def params(self) -> dict[str, str]:
         """The view as URL query parameters."""
@@ -65,6 +71,8 @@ class View:
             values.update({"from": str(self.start), "to": str(self.end)})
         if self.outlets:
             values["outlets"] = "|".join(self.outlets)
+        if self.languages:
+            values["languages"] = ",".join(self.languages)
         return values
 
 
@@ -115,12 +123,13 @@ def sidebar() -> View | None:
         start, end = _period(topic.name, window, notices)
         sources = _sources(notices)
         outlets = _outlets(topic.name)
+        languages = _languages(topic.name)
     for notice in notices:
         st.toast(notice)
-    view = View(topic, window, start, end, tuple(sources), tuple(outlets))
+    view = View(topic, window, start, end, tuple(sources), tuple(outlets), tuple(languages))
     _forget_stale_selections(view)
     st.query_params.update(view.params())
-    for name in ("from", "to", "outlets"):
+    for name in ("from", "to", "outlets", "languages"):
         if name not in view.params() and name in st.query_params:
             del st.query_params[name]
     st.session_state[VIEW_KEY] = view
@@ -219,6 +228,18 @@ def _outlets(topic: str) -> list[str]:
     return st.multiselect("Outlets", options, default=wanted, key=_key("outlets"),
                           format_func=label.get, placeholder="All outlets",
                           help="News sites, subreddits, YouTube channels and feeds.")
+
+
+def _languages(topic: str) -> list[str]:
+    counts = loaders.languages(topic)
+    if counts.empty:
+        return []
+    label = {row.language: f"{row.language} ({row.documents})" for row in counts.itertuples()}
+    wanted = [lang for lang in _param("languages").split(",") if lang in label]
+    return st.multiselect("Languages", list(label), default=wanted, key="languages",
+                          format_func=label.get, placeholder="All languages",
+                          help="Detected at ingest (py3langid); 'unknown' = too short to "
+                               "tell. The offline scorers read English only.")
 
 
 def _forget_stale_selections(view: View) -> None:
