@@ -74,6 +74,10 @@ for key in chosen:
     reason = trend.choice.reason if trend.choice and form == "auto" else None
     line = headline(score, fit, evidence.get(key), form_reason=reason)
     st.markdown(escape_md(line.sentence))
+    if line.validation is not None and line.validation.poor:
+        st.warning("The figures and chart below are the machine scores' own. Their agreement "
+                   "with human coding is poor, so do not report them as the trend; see the "
+                   "sentence above and the Validation page.", icon=":material/warning:")
     change = fit.change()
     cols = st.columns(4)
     # Short values: four metrics share a narrow (800 px) main column without truncation.

@@ -116,7 +116,9 @@ class AttitudeModel:
         raw = path.read_bytes()
         self.sha256 = hashlib.sha256(raw).hexdigest()
         with np.load(path) as data:
-            self.w1 = data["w1"].astype(np.float32)  # (hidden, 1536), standardisation folded in
+            self.mean = data["mean"].astype(np.float32)  # standardisation of the features
+            self.scale = data["scale"].astype(np.float32)
+            self.w1 = data["w1"].astype(np.float32)  # (hidden, 1536)
             self.b1 = data["b1"].astype(np.float32)
             self.w2 = data["w2"].astype(np.float32)  # (3, hidden)
             self.b2 = data["b2"].astype(np.float32)
@@ -126,7 +128,7 @@ class AttitudeModel:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, 1536) features -> (n, 3) P(negative), P(neutral), P(positive)."""
-        h = x.astype(np.float32) @ self.w1.T + self.b1
+        h = ((x.astype(np.float32) - self.mean) / self.scale) @ self.w1.T + self.b1
         h = 0.5 * h * (1.0 + np.tanh(0.7978845608028654 * (h + 0.044715 * h ** 3)))
         logits = h @ self.w2.T + self.b2
         logits -= logits.max(1, keepdims=True)

@@ -167,7 +167,7 @@ def check_labels(y: np.ndarray) -> None:
 
 def train_head(x: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int,
                hyper: dict | None = None) -> dict[str, np.ndarray]:
-    """Train the MLP; returns float16 arrays with the standardisation folded into w1."""
+    """Train the MLP; returns its float16 weights and the float32 standardisation."""
     import torch
 
     check_labels(y)
@@ -194,11 +194,15 @@ def train_head(x: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int,
             opt.step()
     net.eval()
     lin1, lin2 = net[1], net[4]
-    w1 = lin1.weight.detach().numpy().astype(np.float64)
-    b1 = lin1.bias.detach().numpy().astype(np.float64)
-    return {"w1": (w1 / sd).astype(np.float16), "b1": (b1 - w1 @ (mu / sd)).astype(np.float16),
-            "w2": lin2.weight.detach().numpy().astype(np.float16),
-            "b2": lin2.bias.detach().numpy().astype(np.float16)}
+    arrays = {"mean": mu.astype(np.float32), "scale": sd.astype(np.float32),
+              "w1": lin1.weight.detach().numpy().astype(np.float16),
+              "b1": lin1.bias.detach().numpy().astype(np.float16),
+              "w2": lin2.weight.detach().numpy().astype(np.float16),
+              "b2": lin2.bias.detach().numpy().astype(np.float16)}
+    bad = [k for k, a in arrays.items() if not np.isfinite(a).all()]
+    if bad:
+        raise RuntimeError(f"Training produced non-finite weights ({bad}); not saved.")
+    return arrays
 
 
 def balanced_weights(y: np.ndarray, datasets: np.ndarray) -> np.ndarray:

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from analytics.core.topics import load_topic
+from analytics.store import Analysis
 from analytics.report.headlines import NOT_VALIDATED, UNSTATED, Validation, headline
 
 
@@ -91,3 +93,34 @@ def test_labels_too_few_to_measure_are_not_called_validated(score):
     line = headline(score, FallingFit(), few)
     assert "not validated" in line.sentence and line.direction == "falling"
     assert np.isnan(few.alpha)
+
+
+def test_evidence_is_the_validation_pages_agreement(settings, topic):
+    from analytics.ingest.providers.demo import DemoCorpus
+    from analytics.ingest.runner import ingest_records
+    from analytics.report.headlines import headline_evidence
+    from analytics.score.pipeline import score_topic
+    from analytics.store import queries, session_scope
+    from analytics.validate import agreement_per_score, save_labels
+
+    ingest_records(DemoCorpus(topic, 80, seed=3).documents(), topic="nato", provider="demo")
+    score_topic(topic, settings=settings)
+    rng = np.random.default_rng(0)
+    with session_scope() as session:
+        scored = queries.scored_frame(session, "nato", topic.score_keys)
+        rows = scored[scored["unity"].notna()].head(30)
+        for row in rows.itertuples():
+            human = float(np.clip(row.unity + rng.normal(0, 0.3), 0, 10))
+            save_labels(session, topic, int(row.id), "A", {"unity": human})
+    with session_scope() as session:
+        evidence = headline_evidence(session, topic)
+        page = agreement_per_score(session, topic)
+        version = session.scalars(select(Analysis.scorer_version)).first()
+    unity = evidence["unity"]
+    assert unity.pairs == page.loc["unity", "pairs"] == 30
+    assert unity.alpha == pytest.approx(page.loc["unity", "alpha"])
+    assert unity.alpha_low <= unity.alpha <= unity.alpha_high
+    assert not unity.poor and unity.scorer == version and "attitude-" in version
+    assert evidence["sentiment"].pairs == 0
+    assert headline(topic.score("sentiment"), FallingFit(), evidence["sentiment"]
+                    ).sentence.endswith(NOT_VALIDATED)

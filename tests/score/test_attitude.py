@@ -189,7 +189,7 @@ def test_training_command_writes_weights_and_record(tmp_path):
     assert record["train_units"]["newsmtsc"] <= 40 and record["limit"] == 40
     assert record["artefact_sha256"] == AttitudeModel(out).sha256
     assert 0 <= record["held_out"]["newsmtsc"]["macro_f1"] <= 1
-    assert "ruw_stance/train.csv" in record["data"]
+    assert "data/ruw_stance/train.csv" in record["data"]
 
 
 def test_training_alpha_is_the_validation_stage_alpha():
