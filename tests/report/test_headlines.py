@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from analytics.core.topics import load_topic
-from analytics.store import Analysis
 from analytics.report.headlines import NOT_VALIDATED, UNSTATED, Validation, headline
+from analytics.store import Analysis
 
 
 @dataclass
