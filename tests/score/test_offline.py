@@ -89,3 +89,21 @@ def test_offline_scores_recover_the_demo_unity_path(demo_settings, topic):
     print(f"recovery spearman(unity daily mean, latent) = {rho:.3f} over {len(merged)} days")
     assert len(merged) > 300
     assert rho >= 0.6
+
+
+def test_learned_sentiment_recovers_the_demo_sentiment_path(demo_settings, topic):
+    """NATO 'sentiment' is scored by the learned attitude scorer. Measured on the 3,000-doc
+    demo (seed 42): Spearman(daily mean, latent) 0.550 with 78 % of documents addressed,
+    against 0.453 and 61 % for the zero-shot scorer it replaced; it must not fall below
+    the zero-shot level."""
+    with session_scope() as session:
+        scored = q.scored_frame(session, "nato", topic.score_keys)
+        truth = q.demo_truth_frame(session, "nato")
+    daily = q.daily_scores(scored, topic.score_keys)
+    merged = daily[daily["score"] == "sentiment"].merge(
+        truth[truth["score"] == "sentiment"], on="day")
+    rho = spearmanr(merged["mean"], merged["value"])[0]
+    print(f"recovery spearman(sentiment daily mean, latent) = {rho:.3f} over {len(merged)} days")
+    assert len(merged) > 300
+    assert rho >= 0.45
+    assert scored["sentiment"].notna().mean() >= 0.7
