@@ -18,11 +18,18 @@ branch_labels = None
 depends_on = None
 
 
+def _has_analyses() -> bool:
+    # a database made by create_all before migrations existed may lack the table
+    return "analyses" in sa.inspect(op.get_bind()).get_table_names()
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("analyses") as batch:
-        batch.add_column(sa.Column("scorer_version", sa.String(length=128), nullable=True))
+    if _has_analyses():
+        with op.batch_alter_table("analyses") as batch:
+            batch.add_column(sa.Column("scorer_version", sa.String(length=128), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("analyses") as batch:
-        batch.drop_column("scorer_version")
+    if _has_analyses():
+        with op.batch_alter_table("analyses") as batch:
+            batch.drop_column("scorer_version")
