@@ -108,7 +108,9 @@ def test_overview_event_marker_to_outlets_to_documents(server):
         wait_for_app(page)
         drill = parse_qs(urlsplit(page.url).query)["drill"][0].split("~")
         assert drill[:2] == ["2026-02-14", "2026-02-27"]
-        assert main.get_by_text("Opened from a chart: 14 Feb 2026 – 27 Feb 2026").count()
-        assert main.get_by_text(f"{documents_between(database, '2026-02-14', '2026-02-27'):,} "
-                                "documents ·").count()
+        # The URL changes before the Documents run has drawn: wait for its banner.
+        main.get_by_text("Opened from a chart: 14 Feb 2026 – 27 Feb 2026").wait_for(
+            timeout=60000)
+        main.get_by_text(f"{documents_between(database, '2026-02-14', '2026-02-27'):,} "
+                         "documents ·").first.wait_for(timeout=60000)
         assert page.locator('[data-testid="stException"]').count() == 0
