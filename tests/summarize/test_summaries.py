@@ -125,7 +125,7 @@ def test_summaries_page_reads_and_builds(url):
     assert not app.exception, [e.value for e in app.exception]
     assert app.subheader and any("Extractive summary" in i.value for i in app.info)
     app.text_input[0].input("Is Article 5 credible?")
-    app.button[-1].click().run()
+    next(b for b in app.button if b.label == "Ask").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(app.dataframe) == 1  # documents behind the summary
     # retrieved passages, each whole with a button that opens its document
