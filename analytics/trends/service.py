@@ -4,6 +4,7 @@ support: what pages, reports, the CLI and the scheduled run call."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -306,6 +307,16 @@ def warm_up(settings: Settings | None = None) -> None:
     rng = np.random.default_rng(0)
     config, sampler = configs("linear", settings)
     tiny = SamplerConfig(draws=50, tune=50, chains=1, seed=0, sampler=sampler.sampler)
+    arviz_log = logging.getLogger("arviz")
+    level = arviz_log.level
+    arviz_log.setLevel(logging.ERROR)  # one chain of 50 draws is enough to compile
+    try:
+        _warm_shapes(rng, config, tiny, settings)
+    finally:
+        arviz_log.setLevel(level)
+
+
+def _warm_shapes(rng, config, tiny, settings) -> None:
     for n_sources in (3, 2, 1):
         data = TrendData(topic="warm-up", score="s", start=dt.date(2026, 1, 1),
                          end=dt.date(2026, 12, 31), sources=tuple(f"s{i}" for i in

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +36,12 @@ def streamlit_server(env: dict[str, str], port: int | None = None,
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                "--server.address", "127.0.0.1", "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The server's output goes to a file: an unread pipe fills at 64 kB and then blocks the
+    # script thread that logs (a page seems to hang forever).
+    log = Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
+    with log.open("w") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                                   stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -55,6 +60,17 @@ def streamlit_server(env: dict[str, str], port: int | None = None,
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        report_server_errors(log)
+
+
+def report_server_errors(log: Path) -> None:
+    """Print the tail of a server log that holds a traceback (it shows in pytest's output
+    of a failing test and in a benchmark's console), then remove the log."""
+    text = log.read_text(errors="replace")
+    log.unlink(missing_ok=True)
+    if "Traceback" in text:
+        print(f"--- streamlit server log (last 4000 characters) ---\n{text[-4000:]}",
+              file=sys.stderr)
 
 
 @contextmanager
