@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics.charts import overview as charts
 from analytics.core.errors import UserError
-from analytics.dashboard import loaders
+from analytics.dashboard import badges, loaders
 from analytics.dashboard.safe import document_id_param, escape_md, invalid_param, safe_url
 from analytics.dashboard.state import drill_down, empty_state, page_start
 from analytics.dashboard.tables import (
@@ -66,6 +66,7 @@ st.caption(f"{len(table):,} documents · {view.label}" +
            (" · best matches first" if hits is not None else "") +
            (f" · showing the first {len(shown):,}: narrow the search, period or scores to "
             "see others" if len(shown) < len(table) else ""))
+badges.agreement_badges(view.topic)
 if table.empty:
     st.warning("No document matches these filters.")
     st.stop()
@@ -121,8 +122,11 @@ with right:
         st.plotly_chart(charts.document_scores(analysis["scores"], view.topic), width="stretch")
         for score in view.topic.scores:
             value = (analysis["scores"] or {}).get(score.key)
-            shown = "not addressed" if value is None else f"{value:.1f}"
+            why = str((analysis["rationale"] or {}).get(score.key) or "")
+            shown = (f"{value:.1f}" if value is not None else why.split(":")[0]
+                     if why.startswith("language not supported") else "not addressed")
             with st.expander(f"{score.label}: {shown} — evidence"):
+                badges.agreement_badge(view.topic, score.key)
                 st.caption(score.scale)
                 st.text((analysis["rationale"] or {}).get(score.key, ""))
                 for passage in detail["evidence"].get(score.key, []):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics.charts import changes as change_charts
 from analytics.charts import overview as charts
-from analytics.dashboard import actions, auth, loaders
+from analytics.dashboard import actions, auth, badges, loaders
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import go_to_documents, page_start
@@ -51,6 +51,7 @@ overall = change.overall.set_index("score")
 columns = st.columns(len(view.topic.scores))
 for column, score in zip(columns, view.topic.scores, strict=True):
     row = overall.loc[score.key]
+    badges.agreement_badge(view.topic, score.key, column)
     if row["change"] != row["change"]:  # NaN: too few documents
         column.metric(score.label, "—", help="Too few documents on one side of the date.")
         continue

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analytics import report
-from analytics.dashboard import loaders
+from analytics.dashboard import badges, loaders
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
 
@@ -17,6 +17,7 @@ for note in data.notes:
     st.warning(note)
 for headline in data.headlines:
     st.markdown(f"- {escape_md(headline.sentence)}")
+badges.agreement_badges(view.topic)
 
 html = loaders.report_html(view.topic.name, window, view.sources)
 name = f"{view.topic.name}-{window}"

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics.charts import dynamics as charts
 from analytics.core.settings import get_settings
-from analytics.dashboard import actions, auth, loaders
+from analytics.dashboard import actions, auth, badges, loaders
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import page_start
 from analytics.dynamics import (
@@ -56,6 +56,7 @@ st.caption(f"Fit {meta['key']} · {meta['created_at']} · version {meta['softwar
 st.plotly_chart(charts.fit_figure(fit, present.holdout_baselines(fit),
                                   events=loaders.topic_events(view.topic.name)),
                 width="stretch")
+badges.agreement_badges(view.topic)  # the model learns from these scores: how good are they
 
 st.subheader("Hold-out skill against simple baselines")
 if not fit.skill:

@@ -45,6 +45,8 @@ def agreement_badge(topic: Topic, key: str, container=None, with_label: bool = F
 
 
 def agreement_badges(topic: Topic, keys: list[str] | None = None, container=None) -> None:
-    """A badge per score (labelled), e.g. under a chart that shows every score."""
+    """A badge per score (labelled), in one wrapping row, e.g. under a chart that shows
+    every score."""
+    container = container or st.container(horizontal=True)
     for key in keys or topic.score_keys:
         agreement_badge(topic, key, container, with_label=True)

@@ -106,18 +106,22 @@ def view_documents(view) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def documents_with_scores(topic: str, score_keys: tuple[str, ...], sources: tuple[str, ...],
-                          start, end, outlets: tuple[str, ...] = ()) -> pd.DataFrame:
+                          start, end, outlets: tuple[str, ...] = (),
+                          languages: tuple[str, ...] = ()) -> pd.DataFrame:
     """The Documents page's table for a view (built once per view, not on every click)."""
     from analytics.dashboard.tables import documents_table
 
-    return documents_table(load_documents(topic, sources, start, end, outlets),
-                           load_scored(topic, score_keys, sources, start, end, outlets),
-                           score_keys)
+    with session_scope() as session:
+        unscored = queries.unscored_documents(session, topic)
+    return documents_table(
+        load_documents(topic, sources, start, end, outlets, languages),
+        load_scored(topic, score_keys, sources, start, end, outlets, languages),
+        score_keys, unscored)
 
 
 def view_documents_with_scores(view) -> pd.DataFrame:
     return documents_with_scores(view.topic.name, tuple(view.topic.score_keys), view.sources,
-                                 view.start, view.end, view.outlets)
+                                 view.start, view.end, view.outlets, view.languages)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -8,13 +8,16 @@ from analytics.dashboard.safe import safe_url
 
 
 def documents_table(documents: pd.DataFrame, scored: pd.DataFrame,
-                    keys: tuple[str, ...]) -> pd.DataFrame:
-    """Documents with their scores, newest first; only http(s) URLs become links."""
+                    keys: tuple[str, ...], unscored: dict[int, str] | None = None
+                    ) -> pd.DataFrame:
+    """Documents with their scores, newest first; only http(s) URLs become links.
+    ``unscored``: why a document's scores are all null (document id -> reason)."""
     table = documents.merge(scored[["id", *keys]], on="id", how="left")
     table = table[table["duplicate_of"].isna()]
-    table = table.assign(url=table["url"].map(safe_url))
+    table = table.assign(url=table["url"].map(safe_url),
+                         unscored=table["id"].map(unscored or {}))
     columns = ["published_at", "source", "outlet", "title", *keys, "n_comments", "lang",
-               "url", "id"]
+               "url", "id", "unscored"]
     return table[columns].sort_values("published_at", ascending=False).reset_index(drop=True)
 
 
@@ -23,10 +26,13 @@ MAX_TABLE_ROWS = 2000  # rows sent to the browser at once; the caption says when
 
 
 def scores_as_text(table: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
-    """Score cells as text for display: one decimal, or "not addressed" (st.dataframe
-    would print "None"). Width-4 numbers (" 5.3", "10.0") still sort in numeric order."""
+    """Score cells as text for display: one decimal, or why there is none — "not addressed",
+    or the stated reason in an ``unscored`` column (e.g. "language not supported (de)");
+    st.dataframe would print "None". Width-4 numbers (" 5.3", "10.0") sort numerically."""
+    missing = (table["unscored"].fillna(NOT_ADDRESSED) if "unscored" in table
+               else pd.Series(NOT_ADDRESSED, index=table.index))
     return table.assign(**{key: table[key].map(
-        lambda v: NOT_ADDRESSED if pd.isna(v) else f"{v:4.1f}") for key in keys})
+        lambda v: None if pd.isna(v) else f"{v:4.1f}").fillna(missing) for key in keys})
 
 
 def filter_documents(table: pd.DataFrame, matches: dict[int, float] | None,

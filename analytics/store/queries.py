@@ -198,22 +198,28 @@ def language_counts(session: Session, topic: str) -> pd.DataFrame:
                              ignore_index=True)
 
 
-def unscored_reasons(session: Session, topic: str) -> pd.DataFrame:
-    """Documents whose latest analysis has null scores for a stated reason (e.g. "language
-    not supported (de)"), counted per reason."""
+def unscored_documents(session: Session, topic: str) -> dict[int, str]:
+    """Documents whose latest analysis left every score null for a stated reason (e.g.
+    "language not supported (de)"): document id -> reason."""
     latest = latest_analyses(session, topic)
     rows = session.execute(
-        select(Analysis.rationale).join(latest, latest.c.analysis_id == Analysis.id)
-        .where(Analysis.on_topic.is_(False))).scalars().all()
-    reasons: dict[str, int] = {}
-    for rationale in rows:
+        select(Analysis.document_id, Analysis.rationale)
+        .join(latest, latest.c.analysis_id == Analysis.id)
+        .where(Analysis.on_topic.is_(False))).all()
+    reasons = {}
+    for document_id, rationale in rows:
         values = list((rationale or {}).values())
         first = str(values[0]) if values else ""
         if first.startswith("language not supported"):
-            reason = first.split(":")[0]
-            reasons[reason] = reasons.get(reason, 0) + 1
-    return pd.DataFrame(sorted(reasons.items(), key=lambda kv: -kv[1]),
-                        columns=["reason", "documents"])
+            reasons[document_id] = first.split(":")[0]
+    return reasons
+
+
+def unscored_reasons(session: Session, topic: str) -> pd.DataFrame:
+    """The reasons of `unscored_documents`, counted, most frequent first."""
+    counts = pd.Series(list(unscored_documents(session, topic).values()),
+                       dtype=object).value_counts()
+    return pd.DataFrame({"reason": counts.index.astype(str), "documents": counts.values})
 
 
 def outlet_counts(session: Session, topic: str) -> pd.DataFrame:

@@ -89,3 +89,12 @@ def test_empty_database_prepares_the_demo_with_progress(settings, monkeypatch):
     assert any(line.startswith("trends:") for line in job.lines)
     app = _run("pages/overview.py")
     assert any("Demo data" in i.value for i in app.info) and len(app.get("plotly_chart")) >= 3
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/documents.py", "pages/trends.py",
+                                  "pages/event.py", "pages/reports.py"])
+def test_every_page_showing_scores_shows_their_agreement_badges(ui_settings, page):
+    app = _run(page)
+    badges = [m.value for m in app.markdown if "-badge[" in m.value]
+    assert len(badges) >= 3, f"{page} shows {len(badges)} agreement badges"
+    assert all("scorer" in b for b in badges)

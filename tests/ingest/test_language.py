@@ -71,3 +71,21 @@ def test_offline_scores_of_other_languages_are_null_with_the_reason(settings, to
         by_language = queries.scored_frame(session, "nato", topic.score_keys,
                                            languages=["en"])
         assert len(by_language) == 1
+
+
+def test_documents_table_says_why_a_document_has_no_scores(settings, topic):
+    from analytics.dashboard.tables import documents_table, scores_as_text
+
+    ingest_records(records(), topic="nato", provider="t")
+    score_topic(topic, settings=settings)
+    keys = tuple(topic.score_keys)
+    with session_scope() as session:
+        table = documents_table(queries.documents_frame(session, "nato"),
+                                queries.scored_frame(session, "nato", keys), keys,
+                                queries.unscored_documents(session, "nato"))
+        ids = queries.documents_frame(session, "nato").set_index("id")["external_id"]
+    shown = scores_as_text(table, keys).assign(external_id=table["id"].map(ids))
+    shown = shown.set_index("external_id")
+    assert (shown.loc["de", list(keys)] == "language not supported (de)").all()
+    assert (shown.loc["fr", list(keys)] == "language not supported (fr)").all()
+    assert not shown.loc["en", list(keys)].str.startswith("language").any()
