@@ -21,7 +21,7 @@ FORM_CHOICES = {"auto": "chosen by the data", "linear": "straight line",
 view, status = page_start("Trends", "scored",
                           "Nothing is scored yet, so there is no trend to fit.")
 labels = view.topic.score_labels
-controls = st.columns([3, 3, 2])
+controls = st.columns([3, 3, 2, 2])
 chosen = controls[0].multiselect("Scores", list(labels), default=list(labels),
                                  format_func=labels.get, key="trend_scores")
 form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key="trend_form",
@@ -30,6 +30,10 @@ form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key=
                               "only when they predict held-out documents better than a "
                               "straight line (leave-one-out cross-validation).")
 per_source = controls[2].toggle("Per source", value=False, key="trend_per_source")
+# Off by default: the metrics state the change and its interval; each extra chart costs the
+# browser a few hundred milliseconds, and this page already draws one per score.
+densities = controls[3].toggle("Change posteriors", value=False, key="trend_densities",
+                               help="Draw each score's posterior of the change over the window.")
 st.caption(view.label)
 if not chosen:
     st.info("Pick at least one score above.")
@@ -109,8 +113,9 @@ for key in chosen:
                                    title=f"{score.label}: trend, 94% credible band",
                                    scale=score.scale, events=events),
                key=f"select_trend_{key}")
-    left, right = st.columns([2, 3])  # the table needs the room
-    left.plotly_chart(charts.change_density(fit), width="stretch", key=f"change_{key}")
+    left, right = st.columns([2, 3]) if densities else (None, st.container())
+    if densities:
+        left.plotly_chart(charts.change_density(fit), width="stretch", key=f"change_{key}")
     found = fit.detected_changes()
     with right:
         if found.empty:

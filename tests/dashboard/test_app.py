@@ -98,3 +98,11 @@ def test_every_page_showing_scores_shows_their_agreement_badges(ui_settings, pag
     badges = [m.value for m in app.markdown if "-badge[" in m.value]
     assert len(badges) >= 3, f"{page} shows {len(badges)} agreement badges"
     assert all("scorer" in b for b in badges)
+
+
+def test_trends_draws_change_posteriors_only_when_asked(ui_settings):
+    app = _run("pages/trends.py")
+    charts = len(app.get("plotly_chart"))
+    app.toggle(key="trend_densities").set_value(True).run()
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == charts + len(app.multiselect(key="trend_scores").value)
