@@ -47,11 +47,11 @@ st.caption((f"**{escape_md(title)}** · " if title else "") + f"{days} days befo
            f"{day:%d %b %Y} vs that day and the {days - 1} after · {view.label}")
 
 change = loaders.around(view.topic.name, view.sources, view.outlets, day, days)
+badges.agreement_badges(view.topic)
 overall = change.overall.set_index("score")
 columns = st.columns(len(view.topic.scores))
 for column, score in zip(columns, view.topic.scores, strict=True):
     row = overall.loc[score.key]
-    badges.agreement_badge(view.topic, score.key, column)
     if row["change"] != row["change"]:  # NaN: too few documents
         column.metric(score.label, "—", help="Too few documents on one side of the date.")
         continue

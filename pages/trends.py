@@ -21,7 +21,7 @@ FORM_CHOICES = {"auto": "chosen by the data", "linear": "straight line",
 view, status = page_start("Trends", "scored",
                           "Nothing is scored yet, so there is no trend to fit.")
 labels = view.topic.score_labels
-controls = st.columns([3, 3, 2, 2])
+controls = st.columns([3, 2])
 chosen = controls[0].multiselect("Scores", list(labels), default=list(labels),
                                  format_func=labels.get, key="trend_scores")
 form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key="trend_form",
@@ -29,10 +29,11 @@ form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key=
                          help="By default the data choose: turning points and shocks are shown "
                               "only when they predict held-out documents better than a "
                               "straight line (leave-one-out cross-validation).")
-per_source = controls[2].toggle("Per source", value=False, key="trend_per_source")
+switches = st.container(horizontal=True)  # its own row: readable at 800 px too
+per_source = switches.toggle("Per source", value=False, key="trend_per_source")
 # Off by default: the metrics state the change and its interval; each extra chart costs the
 # browser a few hundred milliseconds, and this page already draws one per score.
-densities = controls[3].toggle("Change posteriors", value=False, key="trend_densities",
+densities = switches.toggle("Change posteriors", value=False, key="trend_densities",
                                help="Draw each score's posterior of the change over the window.")
 st.caption(view.label)
 if not chosen:
