@@ -79,9 +79,10 @@ else:
             f" About {estimate.calls} call(s), estimated ${estimate.cost_usd:.4f} (at most "
             f"${estimate.cost_max_usd:.4f})" + ("" if estimate.price_known else
                                                 " — the model's price is unknown") + ".")
+    cached = ("" if estimate.cached is None else
+              f"; {estimate.cached:,} can be copied from the cache")
     st.markdown(f"{estimate.documents:,} document(s) have no analysis by the current scorer "
-                f"({estimate.backend}, {estimate.model}); {estimate.cached:,} can be copied "
-                f"from the cache.{cost}")
+                f"({estimate.backend}, {estimate.model}){cached}.{cost}")
     busy = scorer is not None and not scorer.done
     if st.button(f"Score {estimate.documents:,} document(s)",
                  disabled=busy or not auth.can("admin"), help=auth.why_not("admin"),

@@ -74,7 +74,7 @@ def scoring_estimate(topic: Topic, settings: Settings):
     """What scoring the pending documents would do (calls and cost for paid backends)."""
     from analytics.score.pipeline import estimate_run
 
-    return estimate_run(topic, settings=settings)
+    return estimate_run(topic, settings=settings, count_cached=False)
 
 
 def start_scoring(topic: Topic, settings: Settings) -> BackgroundJob:

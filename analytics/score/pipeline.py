@@ -577,7 +577,7 @@ class RunEstimate:
     backend: str
     model: str
     documents: int  # pending documents
-    cached: int  # answered from the cache, no call
+    cached: int | None  # answered from the cache, no call (None: not counted)
     calls: int  # one per remaining document (a repair would add one)
     tokens_in: int
     tokens_out: int  # expected output
@@ -592,8 +592,11 @@ class RunEstimate:
 
 def estimate_run(topic: Topic, *, settings: Settings | None = None,
                  backend_name: str | None = None, limit: int | None = None,
-                 database_url: str | None = None, batch_size: int = 256) -> RunEstimate:
-    """Count the calls and estimate tokens and cost of scoring what is pending (no calls)."""
+                 database_url: str | None = None, batch_size: int = 256,
+                 count_cached: bool = True) -> RunEstimate:
+    """Count the calls and estimate tokens and cost of scoring what is pending (no calls).
+    ``count_cached=False`` skips reading the texts when the backend is free: the count of
+    pending documents is then all there is to say (a page can afford it on 100k pending)."""
     settings = settings or get_settings()
     backend = get_backend(settings, backend_name)
     prompt_hash = backend.config_hash(topic)
@@ -604,6 +607,9 @@ def estimate_run(topic: Topic, *, settings: Settings | None = None,
     with session_scope(database_url or settings.database_url) as session:
         ids = pending_document_ids(session, topic, backend.model, prompt_hash, limit)
         estimate.documents = len(ids)
+        if not paid and not count_cached:
+            estimate.cached = None
+            return estimate
         seen: set[str] = set()
         for start in range(0, len(ids), batch_size):
             prepared = load_prepared(session, ids[start:start + batch_size], settings)

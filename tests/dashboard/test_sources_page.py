@@ -63,3 +63,17 @@ def test_sources_page_runs_ingestion_in_the_background(settings, api, monkeypatc
     assert not app.exception
     history = app.dataframe[-1].value
     assert history.iloc[0]["provider"] == "rss" and history.iloc[0]["new"] == 2
+
+
+def test_free_backend_estimate_counts_pending_without_reading_texts(settings, topic):
+    """The Sources page's estimate for the offline scorer: the pending count only (reading
+    100k texts for a cache count took the page 23 s)."""
+    from analytics.ingest.runner import ingest_records
+    from analytics.pipeline.sources import scoring_estimate
+    from analytics.score.pipeline import estimate_run
+    from tests.support.hostile import hostile_records
+
+    ingest_records(hostile_records(12), topic="nato", provider="test")
+    quick = scoring_estimate(topic, settings)
+    assert (quick.documents, quick.cached) == (12, None)
+    assert estimate_run(topic, settings=settings).cached == 0  # the CLI still counts them
