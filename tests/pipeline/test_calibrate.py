@@ -3,6 +3,7 @@ version, re-scoring through the pipeline, run record), the CLI and the Validatio
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -143,12 +144,14 @@ def test_cli_calibrate_end_to_end(tiny):
 def test_validation_page_calibrate_and_adopt(tiny):
     from streamlit.testing.v1 import AppTest
 
-    from analytics.store import session_scope
+    from analytics.core.settings import get_settings
+    from analytics.pipeline.sources import scoring_job
+    from analytics.store import Analysis, session_scope
     from analytics.store.calibrations import adopted_keys
 
     topic = load_topic("nato")
     _code(topic)
-    app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=120).run()
+    app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=300).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not [b for b in app.button if b.label.startswith("Adopt")]
     next(b for b in app.button if b.label == "Calibrate").click().run()
@@ -166,6 +169,16 @@ def test_validation_page_calibrate_and_adopt(tiny):
         assert set(adopted_keys(session, topic.name)) == {"sentiment"}
     assert any("Scorer version now" in s.value for s in app.success)
     assert any("calibration" in d.value.columns for d in app.dataframe)
+    # adopting started the re-scoring in the background: it ends with the new version
+    job = scoring_job(topic, get_settings())
+    deadline = time.time() + 300
+    while not job.done and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.ok, job.error
+    with session_scope() as session:
+        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                                .limit(1))
+    assert "+cal-" in latest
 
 
 def test_viewer_cannot_calibrate(tiny, monkeypatch):
