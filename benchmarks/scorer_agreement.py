@@ -115,7 +115,8 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quality-only", action="store_true")
     parser.add_argument("--speed-only", action="store_true")
-    return parser.parse_args()
+    # known args only: benchmarks/calibration_gain.py imports this module's helpers
+    return parser.parse_known_args()[0]
 
 
 ARGS = _args()

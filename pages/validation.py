@@ -22,8 +22,8 @@ st.caption("Human coding of a random sample checks the machine scores and correc
 state = loaders.validation_state(topic)
 sample, labels = state["sample"], state["labels"]
 
-code_tab, agreement_tab, trend_tab, sample_tab = st.tabs(
-    ["Code documents", "Agreement", "Corrected trends", "Sample & CSV"])
+code_tab, agreement_tab, trend_tab, calibrate_tab, sample_tab = st.tabs(
+    ["Code documents", "Agreement", "Corrected trends", "Calibrate", "Sample & CSV"])
 
 
 # --- coding -----------------------------------------------------------------------------
@@ -156,6 +156,64 @@ with trend_tab:
         labels_by_key = {s.key: s.label for s in topic.scores}
         for row in trends.itertuples():
             st.markdown(f"**{labels_by_key.get(row.score, row.score)}** — {row.verdict}")
+
+
+# --- calibration from the analysts' coding ------------------------------------------------
+CALIBRATION_COLUMNS = {
+    "score": "score", "labels": "n labels", "alpha_current": "α current [95%]",
+    "alpha_calibrated": "α calibrated [95%]", "alpha_gain": "α gain [95%]",
+    "mae_current": "MAE current [95%]", "mae_calibrated": "MAE calibrated [95%]",
+    "mae_change": "MAE change [95%]", "decision": "decision"}
+
+with calibrate_tab:
+    config = get_settings().validation
+    st.markdown(
+        "Fit a per-score **calibration of the offline scorer on your own coding**: a linear "
+        "map of the scorer's value and the sentence features it read (ridge regression, "
+        "regularisation chosen by inner cross-validation) to the coders' values. It is "
+        f"measured by {config.calibration_folds}-fold cross-validation on the same labels, "
+        "next to the current scorer; intervals are 95% from "
+        f"{config.calibration_bootstrap} bootstrap resamples of the documents. It is proposed "
+        "only when **α is higher, MAE lower and the interval of the α gain lies above 0**. "
+        f"A score needs at least {config.calibration_min_labels} coded documents that the "
+        "scorer also rated.")
+    adopted_now = loaders.adopted_calibrations(topic)
+    if not adopted_now.empty:
+        st.markdown("**Adopted now** (figures: cross-validated when it was adopted)")
+        st.dataframe(adopted_now, hide_index=True, width="stretch", key="adopted_calibrations")
+    report_key = f"calibration_report_{topic.name}"
+    if st.button("Calibrate", key="calibrate", disabled=not auth.can("analyst"),
+                 help="Measures a calibration of every score; nothing changes until you adopt."):
+        measured = actions.calibrate(topic)
+        if measured is not None:
+            st.session_state[report_key] = measured
+    report = st.session_state.get(report_key)
+    if report is not None:
+        labels_by_key = {s.key: s.label for s in topic.scores}
+        st.caption(f"Calibration run {report.run_id} · current scorer {report.scorer_before}")
+        st.dataframe(report.table().rename(columns=CALIBRATION_COLUMNS), hide_index=True,
+                     width="stretch", key="calibration_table")
+        for result in report.results:
+            name = labels_by_key.get(result.score, result.score)
+            if result.refused:
+                st.warning(f"**{name}**: not calibrated — {result.refused}")
+            elif result.beats:
+                st.success(f"**{name}**: the calibration {result.decision}.")
+            else:
+                st.info(f"**{name}**: calibration {result.decision}; the current scorer stays.")
+        if report.adopted:
+            st.success(f"Adopted {', '.join(sorted(report.adopted))}. Scorer version now "
+                       f"{report.scorer_after}; the topic is being re-scored in the background "
+                       "(cached, resumable; progress on the Sources page).")
+        elif report.proposable:
+            if st.button(f"Adopt ({', '.join(report.proposable)})", type="primary",
+                         key="adopt_calibration", disabled=not auth.can("analyst")):
+                adopted = actions.calibrate(topic, adopt=True)
+                if adopted is not None:
+                    st.session_state[report_key] = adopted
+                    st.rerun()
+        else:
+            st.caption("Nothing to adopt: no calibration beats the current scorer.")
 
 
 # --- sample and CSV ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``validate sample|agreement|corrected-trend``: human gold labels and what they show."""
+"""``validate sample|agreement|corrected-trend|calibrate``: human gold labels and what they
+show, and calibration of the offline scorer from them."""
 
 from __future__ import annotations
 
@@ -90,3 +91,52 @@ def corrected_trend(topic: str = typer.Option(None, help="Topic name."),
     console.print(out)
     for row in trends.itertuples():
         console.print(f"[bold]{row.score}[/bold]: {row.verdict}")
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate(topic: str = typer.Option(None, help="Topic name."),
+              score: list[str] = typer.Option(None, "--score",  # noqa: B008
+                                              help="Score key (repeatable; default: all)."),
+              adopt: bool = typer.Option(False, "--adopt", help="Adopt every calibration that "
+                                         "beats the current scorer, then re-score the topic."),
+              rescore: bool = typer.Option(True, help="With --adopt: re-score now (cached, "
+                                           "resumable); --no-rescore leaves it to "
+                                           "`python -m analytics score`.")):
+    """Fit a per-score calibration on the gold labels, cross-validate it against the current
+    scorer (alpha and MAE with 95% bootstrap intervals) and, with --adopt, adopt it."""
+    from analytics.cli.common import Bars
+    from analytics.pipeline.calibrate import calibrate_topic
+
+    topic_obj = topic_or_exit(topic)
+    settings = get_settings()
+    bars = Bars()
+    try:
+        report = calibrate_topic(topic_obj, scores=score or None, adopt=adopt,
+                                 rescore=rescore, settings=settings, progress=bars)
+    finally:
+        bars.close()
+    table = report.table()
+    out = Table("score", "labels", "alpha current", "alpha calibrated", "alpha gain",
+                "MAE current", "MAE calibrated", "MAE change", "decision",
+                title=f"calibration run {report.run_id} · current scorer {report.scorer_before}")
+    for row in table.itertuples(index=False):
+        out.add_row(*(str(x) for x in row))
+    console.print(out)
+    console.print(f"Rule: adopt when alpha is higher, MAE lower and the 95% interval of the "
+                  f"alpha gain is above 0 ({settings.validation.calibration_folds}-fold "
+                  f"cross-validation; intervals: {settings.validation.calibration_bootstrap} "
+                  "bootstrap resamples of the documents).")
+    if report.adopted:
+        console.print(f"Adopted {sorted(report.adopted)}; scorer version now "
+                      f"{report.scorer_after}.")
+        if report.rescored is not None:
+            r = report.rescored
+            console.print(f"Re-scored: {r.scored} scored, {r.cached} from cache, {r.failed} "
+                          "failed.")
+        else:
+            console.print("Re-score with `python -m analytics score` (cached, resumable).")
+    elif adopt:
+        console.print("Nothing adopted: no calibration beat the current scorer.")
+    elif report.proposable:
+        console.print(f"{sorted(report.proposable)} would improve; adopt with --adopt.")

@@ -272,7 +272,7 @@ class SummarizeSettings(Section):
 
 
 class ValidationSettings(Section):
-    """Human gold labels: how the validation sample is drawn."""
+    """Human gold labels: how the validation sample is drawn and calibrations are fitted."""
 
     env_prefix: ClassVar[str] = "validation_"
 
@@ -288,6 +288,21 @@ class ValidationSettings(Section):
         "month stratum (small strata get a higher, still known, inclusion probability).")
     seed: int = Field(default=2024, description="RNG seed of the validation sample (recorded "
                       "with it).")
+    calibration_min_labels: int = Field(
+        default=100, ge=10,
+        description="Calibration from the analysts' coding (`validate calibrate`): a score is "
+        "calibrated only when at least this many coded documents also have a machine value.")
+    calibration_folds: int = Field(
+        default=5, ge=2, le=20,
+        description="Calibration: folds of the cross-validation that measures it (and of the "
+        "inner one that chooses its regularisation).")
+    calibration_bootstrap: int = Field(
+        default=1000, ge=100,
+        description="Calibration: bootstrap resamples of the documents behind the 95 % "
+        "intervals of alpha, MAE and their differences.")
+    calibration_seed: int = Field(
+        default=0, description="Calibration: RNG seed of the folds and the bootstrap (part of "
+        "the calibration's content key).")
 
 
 class TrendSettings(Section):

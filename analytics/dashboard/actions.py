@@ -149,6 +149,34 @@ def import_labels(topic: Topic, raw: bytes, annotator: str | None) -> bool:
     return True
 
 
+def calibrate(topic: Topic, adopt: bool = False) -> Any | None:
+    """Measure (``adopt``: adopt) a calibration of each score from the gold labels (analyst
+    or above). Adopting re-scores the topic in the background (cached, resumable)."""
+    from analytics.pipeline.calibrate import calibrate_topic
+    from analytics.pipeline.sources import start_scoring as start
+
+    if not auth.require("analyst", "Calibration"):
+        return None
+    settings = get_settings()
+
+    def work(progress: ProgressCallback):
+        report = calibrate_topic(topic, adopt=adopt, rescore=False, settings=settings,
+                                 progress=progress)
+        if report.adopted:
+            start(topic, settings)
+        return report
+
+    def done(report) -> str:
+        if not adopt:
+            return "Calibration measured"
+        if report.adopted:
+            return f"Adopted {', '.join(sorted(report.adopted))}; re-scoring in the background"
+        return "Nothing adopted"
+
+    return run_with_status("Adopting the calibration…" if adopt else "Calibrating…", work,
+                           done)
+
+
 def add_event(topic: Topic, day, label: str, author: str) -> bool:
     """Store an analyst's dated event (drawn on every time chart from now on)."""
     from sqlalchemy.exc import IntegrityError

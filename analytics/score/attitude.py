@@ -156,20 +156,27 @@ def get_attitude_model(path: Path | str = ARTEFACT) -> AttitudeModel:
 
 def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
                     model: AttitudeModel | None = None,
-                    spans: list[list[list[tuple[int, int]]]] | None = None):
+                    spans: list[list[list[tuple[int, int]]]] | None = None,
+                    return_features: bool = False):
     """Sentence vectors (n, 384) and per sentence and target the probabilities (n, G, 3),
     NaN where the sentence does not mention the target, from ONE MiniLM pass.
 
-    ``spans`` (optional) gives the mentions (``spans[i][g]``) instead of finding them."""
+    ``spans`` (optional) gives the mentions (``spans[i][g]``) instead of finding them.
+    ``return_features`` adds the head's inputs (n, G, 1536), NaN where no mention (what a
+    calibration from the analysts' coding reads: ``analytics.validate.calibration``)."""
     model = model or get_attitude_model()
     if spans is None:
         spans = [[find_mentions(t, target.name, target.aliases) for target in targets]
                  for t in texts]
     sentence, mention, context, has = embedder.encode_with_spans(texts, spans, LAYERS, WINDOW)
     probs = np.full((len(texts), len(targets), 3), np.nan, np.float32)
+    feats = (np.full((len(texts), len(targets), 4 * sentence.shape[1]), np.nan, np.float32)
+             if return_features else None)
     for g in range(len(targets)):
         rows = np.flatnonzero(has[:, g])
         if len(rows):
             x = features(sentence[rows], mention[rows, g], context[rows, g])
             probs[rows, g] = model.probabilities(x)
-    return sentence, probs
+            if feats is not None:
+                feats[rows, g] = x
+    return (sentence, probs, feats) if return_features else (sentence, probs)

@@ -43,6 +43,7 @@ from analytics.llm.embeddings import to_bytes
 from analytics.score.base import ScoringBackend, ScoringOutcome, get_backend
 from analytics.score.retrieval import PreparedDocument, prepare
 from analytics.store import Analysis, Chunk, Document, session_scope
+from analytics.store.calibrations import adopted_keys, load_calibration
 from analytics.store.claims import (
     claim_documents,
     count_claims,
@@ -466,7 +467,8 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
     the run when nothing is left.
     """
     settings = settings or get_settings()
-    backend = get_backend(settings, backend_name)
+    database_url = database_url or settings.database_url
+    backend = scoring_backend(settings, topic, backend_name, database_url)
     prompt_hash = backend.config_hash(topic)
     is_async = hasattr(backend, "ascore")
     batch_size = batch_size or getattr(backend, "documents_per_batch", 64)
@@ -475,7 +477,6 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
         raise BudgetPriceUnknown(
             f"A budget was set but the price of model '{backend.model}' is unknown: add it to "
             "ANALYTICS_OPENAI_PRICES as {\"model\": [usd_per_1M_in, usd_per_1M_out]}.")
-    database_url = database_url or settings.database_url
     reap_dead_runs(database_url, settings.run_dead_after_s)
     among = None
     with session_scope(database_url) as session:
@@ -549,6 +550,19 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
     return result
 
 
+def scoring_backend(settings: Settings, topic: Topic, backend_name: str | None = None,
+                    database_url: str | None = None) -> ScoringBackend:
+    """The backend, with the topic's adopted calibrations attached when it applies them
+    (the offline backend; ``analytics.store.calibrations``)."""
+    backend = get_backend(settings, backend_name)
+    if hasattr(backend, "use_calibrations"):
+        with session_scope(database_url or settings.database_url) as session:
+            keys = adopted_keys(session, topic.name)
+        backend.use_calibrations(topic, {k: load_calibration(key, settings)
+                                         for k, key in keys.items()})
+    return backend
+
+
 def _sleep(seconds: float) -> bool:
     """Wait between polls (Ctrl-C and SIGTERM still interrupt); False = go on."""
     import time
@@ -598,7 +612,7 @@ def estimate_run(topic: Topic, *, settings: Settings | None = None,
     ``count_cached=False`` skips reading the texts when the backend is free: the count of
     pending documents is then all there is to say (a page can afford it on 100k pending)."""
     settings = settings or get_settings()
-    backend = get_backend(settings, backend_name)
+    backend = scoring_backend(settings, topic, backend_name, database_url)
     prompt_hash = backend.config_hash(topic)
     paid = hasattr(backend, "estimate")
     expected_out = min(settings.llm.max_tokens, 150 + 80 * len(topic.scores))

@@ -7,6 +7,15 @@ pieces of evidence: which rubric end its embedding is closer to, and the VADER c
 of the sentence. The weighted mean of those polarities, mapped to 0-10, is the score;
 no relevant sentence means null. The summary is extractive. This is a heuristic, and
 the UI labels it as one.
+
+Calibration from the analysts' own coding (``analytics.validate.calibration``): a score can
+carry an adopted calibration (``analytics.store.calibrations``), a linear map of the value and
+the features the scorer read to a new value, fitted on the gold labels. Features per document
+and score: attitude scores, the mean head input (1,536 MiniLM numbers) and the mean
+probabilities of the sentences that mention the target; prototype scores, the
+relevance-weighted mean of the retrieved sentences' vectors (384). ``use_calibrations``
+attaches them (``score.pipeline`` does it from the store); ``scorer_version`` then names them,
+so the cache key changes and cached analyses are re-scored.
 """
 
 from __future__ import annotations
@@ -79,6 +88,39 @@ class OfflineBackend:
         self.model = f"offline-{settings.score.embedding_model}-vader"
         self._prototypes: dict[str, _Prototypes] = {}
         self._vader = None
+        self._calibrations: dict[str, dict] = {}  # topic -> score key -> Calibration
+        self._features: list[dict[str, np.ndarray | None]] | None = None  # being collected
+
+    # --- calibration ------------------------------------------------------------------
+    def use_calibrations(self, topic: Topic, calibrations: dict) -> None:
+        """Apply these adopted calibrations (score key -> ``store.Calibration``) to the
+        topic's scores; one fitted on another base scorer is ignored."""
+        base = self.base_version(topic)
+        self._calibrations[topic.name] = {k: c for k, c in calibrations.items()
+                                          if c.base_scorer == base and k in topic.score_keys}
+
+    def calibrations(self, topic: Topic) -> dict:
+        return self._calibrations.get(topic.name, {})
+
+    @staticmethod
+    def feature_set(definition: ScoreDefinition) -> str:
+        """The name of the features a calibration of this score reads."""
+        return ("attitude-mean-head-input-1536+probabilities-3" if definition.kind == "attitude"
+                else f"prototype-weighted-sentence-vector-{MINILM_DIMENSIONS}")
+
+    def score_with_features(self, documents: list[PreparedDocument], topic: Topic
+                            ) -> tuple[list[ScoringOutcome], list[dict[str, np.ndarray | None]]]:
+        """The uncalibrated scores and, per document and score, the features a calibration
+        reads (None where the score is null)."""
+        saved = self._calibrations.pop(topic.name, None)
+        self._features = []
+        try:
+            outcomes = self.score_batch(documents, topic)
+            return outcomes, self._features
+        finally:
+            self._features = None
+            if saved is not None:
+                self._calibrations[topic.name] = saved
 
     # --- configuration ----------------------------------------------------------------
     def config_hash(self, topic: Topic) -> str:
@@ -132,52 +174,73 @@ class OfflineBackend:
         per_doc = [[] if skip else self._sentences(doc)
                    for doc, skip in zip(documents, foreign, strict=True)]
         flat = [s.text for sentences in per_doc for s in sentences]
-        vectors, probs = self._encode(flat, topic)
+        vectors, probs, head = self._encode(flat, topic)
         outcomes, offset = [], 0
         for doc, sentences, skip in zip(documents, per_doc, foreign, strict=True):
             if skip:
                 outcomes.append(_not_supported(doc, topic))
+                if self._features is not None:
+                    self._features.append({k: None for k in topic.score_keys})
                 continue
             end = offset + len(sentences)
             doc_vectors = vectors[offset:end]
             doc.embeddings = _chunk_vectors(doc, sentences, doc_vectors)
-            outcomes.append(self._score_one(sentences, doc_vectors, probs[offset:end], topic,
-                                            prototypes))
+            outcomes.append(self._score_one(
+                sentences, doc_vectors, probs[offset:end],
+                None if head is None else head[offset:end], topic, prototypes))
             offset = end
         elapsed = (time.perf_counter() - started) / max(len(documents), 1)
         for outcome in outcomes:
             outcome.latency_s = elapsed
         return outcomes
 
-    def _encode(self, texts: list[str], topic: Topic) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, texts: list[str], topic: Topic
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Sentence vectors and, for the topic's attitude scores, per sentence and score the
-        learned model's probabilities (NaN: the sentence does not mention the target). A
-        sentence is read by MiniLM once: those that mention a target through the span
-        encoder (which also gives their sentence vector), the others through ``encode``."""
+        learned model's probabilities (NaN: the sentence does not mention the target) and,
+        when a calibration reads them, the head's inputs. A sentence is read by MiniLM once:
+        those that mention a target through the span encoder (which also gives their
+        sentence vector), the others through ``encode``."""
         targets = attitude_targets(topic)
         embedder = get_embedder()
         probs = np.full((len(texts), len(targets), 3), np.nan, np.float32)
+        want = self._features is not None or any(
+            d.kind == "attitude" for d in topic.scores if d.key in self.calibrations(topic))
+        head = np.full((len(texts), len(targets), 4 * MINILM_DIMENSIONS), np.nan,
+                       np.float32) if want and targets else None
         if not texts:
-            return np.zeros((0, MINILM_DIMENSIONS), np.float32), probs
+            return np.zeros((0, MINILM_DIMENSIONS), np.float32), probs, head
         if not targets:
-            return embedder.encode(texts), probs
+            return embedder.encode(texts), probs, head
         spans = [[find_mentions(text, t.name, t.aliases) for t in targets] for text in texts]
         hit = [i for i, groups in enumerate(spans) if any(groups)]
         miss = [i for i, groups in enumerate(spans) if not any(groups)]
         vectors = np.zeros((len(texts), MINILM_DIMENSIONS), np.float32)
         if hit:
-            vectors[hit], probs[hit] = score_sentences(
-                embedder, [texts[i] for i in hit], targets, self._attitude_model(),
-                spans=[spans[i] for i in hit])
+            out = score_sentences(embedder, [texts[i] for i in hit], targets,
+                                  self._attitude_model(), spans=[spans[i] for i in hit],
+                                  return_features=head is not None)
+            vectors[hit], probs[hit] = out[0], out[1]
+            if head is not None:
+                head[hit] = out[2]
         if miss:
             vectors[miss] = embedder.encode([texts[i] for i in miss])
-        return vectors, probs
+        return vectors, probs, head
 
     def _attitude_model(self) -> AttitudeModel:
         return get_attitude_model(self.settings.score.attitude_model or ARTEFACT)
 
     def scorer_version(self, topic: Topic) -> str:
-        """Which scorers produce this topic's scores: recorded on every analysis."""
+        """Which scorers produce this topic's scores: recorded on every analysis. With
+        adopted calibrations, ``+cal-`` and a hash of their keys (so the cache key changes)."""
+        base = self.base_version(topic)
+        active = self.calibrations(topic)
+        if not active:
+            return base
+        keys = ",".join(f"{k}={active[k].key}" for k in sorted(active))
+        return f"{base}+cal-{stable_hash(keys)[:10]}"
+
+    def base_version(self, topic: Topic) -> str:
         parts = []
         if any(s.kind == "prototype" for s in topic.scores):
             parts.append(f"zero-shot-{__version__}")
@@ -204,12 +267,17 @@ class OfflineBackend:
         return np.tanh(p.embedding_weight * embedding_side + p.vader_weight * vader)
 
     def _score_one(self, sentences: list[_Sentence], vectors: np.ndarray, probs: np.ndarray,
-                   topic: Topic, prototypes: _Prototypes) -> ScoringOutcome:
+                   head: np.ndarray | None, topic: Topic,
+                   prototypes: _Prototypes) -> ScoringOutcome:
         p = self.parameters
         if not sentences:
             result = DocumentScores(on_topic=False, summary="(empty document)",
                                     scores={k: ScoreValue() for k in topic.score_keys})
+            if self._features is not None:
+                self._features.append({k: None for k in topic.score_keys})
             return ScoringOutcome(result=result)
+        calibrations = self.calibrations(topic)
+        features: dict[str, np.ndarray | None] = {}
         relevance = vectors @ prototypes.relevance.T  # (n_sentences, n_scores)
         best = relevance.max(1, keepdims=True)
         thresholds = np.array([p.relevance_threshold if s.relevance_threshold is None
@@ -219,14 +287,22 @@ class OfflineBackend:
         attitude_index = 0
         for j, definition in enumerate(topic.scores):
             if definition.kind == "attitude":
-                scores[definition.key] = self._attitude_value(
-                    sentences, probs[:, attitude_index], definition.attitude_target(topic.target))
+                scores[definition.key], features[definition.key] = self._attitude_value(
+                    sentences, probs[:, attitude_index], definition.attitude_target(topic.target),
+                    None if head is None else head[:, attitude_index])
                 attitude_index += 1
-                continue
-            rows = np.flatnonzero(counts[:, j])
-            rows = rows[np.argsort(-relevance[rows, j])][: p.max_sentences]
-            scores[definition.key] = self._aggregate(rows, sentences, vectors, relevance[:, j],
-                                                     prototypes.high[j], prototypes.low[j])
+            else:
+                rows = np.flatnonzero(counts[:, j])
+                rows = rows[np.argsort(-relevance[rows, j])][: p.max_sentences]
+                scores[definition.key], features[definition.key] = self._aggregate(
+                    rows, sentences, vectors, relevance[:, j], prototypes.high[j],
+                    prototypes.low[j])
+            calibration = calibrations.get(definition.key)
+            if calibration is not None and features[definition.key] is not None:
+                scores[definition.key] = _calibrated(scores[definition.key], calibration,
+                                                     features[definition.key])
+        if self._features is not None:
+            self._features.append(features)
         on_topic = any(s.value is not None for s in scores.values())
         summary = self._summary(sentences, vectors, prototypes.topic) if on_topic else \
             "Not about the topic (no passage matched any score question)."
@@ -234,9 +310,12 @@ class OfflineBackend:
                                                     scores=scores))
 
     def _aggregate(self, rows: np.ndarray, sentences: list[_Sentence], vectors: np.ndarray,
-                   relevance: np.ndarray, high: np.ndarray, low: np.ndarray) -> ScoreValue:
+                   relevance: np.ndarray, high: np.ndarray, low: np.ndarray
+                   ) -> tuple[ScoreValue, np.ndarray | None]:
+        """The value (and the features a calibration reads: the relevance-weighted mean of
+        the retrieved sentences' vectors)."""
         if len(rows) == 0:
-            return ScoreValue(rationale="No passage addresses this question.")
+            return ScoreValue(rationale="No passage addresses this question."), None
         texts = [sentences[i].text for i in rows]
         polarity = self.sentence_polarity(vectors[rows], texts, high, low)
         weights = relevance[rows] * np.array(
@@ -247,14 +326,19 @@ class OfflineBackend:
         rationale = (f"{len(rows)} relevant passage(s), mean polarity {mean:+.2f}; "
                      f"strongest: \"{_clip(texts[strongest], 160)}\"")
         evidence = sorted({sentences[i].chunk for i in rows})
-        return ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence)
+        features = np.average(vectors[rows], axis=0, weights=weights)
+        return (ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence),
+                features)
 
     def _attitude_value(self, sentences: list[_Sentence], probs: np.ndarray,
-                        target: str) -> ScoreValue:
-        """Mean probabilities of the sentences that mention the target -> 0-10."""
+                        target: str, head: np.ndarray | None = None
+                        ) -> tuple[ScoreValue, np.ndarray | None]:
+        """Mean probabilities of the sentences that mention the target -> 0-10 (and, when
+        ``head`` is given, the features a calibration reads: the mean head input and the
+        mean probabilities)."""
         rows = np.flatnonzero(~np.isnan(probs).any(1))
         if len(rows) == 0:
-            return ScoreValue(rationale=f"No sentence mentions {_clip(target, 60)}.")
+            return ScoreValue(rationale=f"No sentence mentions {_clip(target, 60)}."), None
         weights = np.array([self.parameters.comment_weight if sentences[i].is_comment else 1.0
                             for i in rows])
         mean = np.average(probs[rows], axis=0, weights=weights)
@@ -265,7 +349,10 @@ class OfflineBackend:
                      f"neutral, positive) = {mean[0]:.2f}, {mean[1]:.2f}, {mean[2]:.2f}; "
                      f"strongest: \"{_clip(sentences[strongest].text, 160)}\"")
         evidence = sorted({sentences[i].chunk for i in rows})
-        return ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence)
+        features = (None if head is None else
+                    np.concatenate([np.average(head[rows], axis=0, weights=weights), mean]))
+        return (ScoreValue(value=value, rationale=_clip(rationale, 400), evidence=evidence),
+                features)
 
     def _summary(self, sentences: list[_Sentence], vectors: np.ndarray, topic: np.ndarray) -> str:
         text_rows = ([i for i, s in enumerate(sentences) if not s.is_comment]
@@ -283,6 +370,15 @@ _DOMAIN_WORDS = re.compile(
     r"weapons?|conflict|invasion|invaded|fight(ing|s)?|security|collective|forces?)\b",
     re.IGNORECASE,
 )
+
+
+def _calibrated(score: ScoreValue, calibration, features: np.ndarray) -> ScoreValue:
+    """The score after its adopted calibration; the rationale says so."""
+    value = float(calibration.predict(np.array([score.value]), features[None, :])[0])
+    rationale = (f"calibrated from {score.value:.2f} (calibration {calibration.key[:8]} fitted "
+                 f"on {calibration.record.get('labels', '?')} gold labels); {score.rationale}")
+    return ScoreValue(value=round(value, 2), rationale=_clip(rationale, 400),
+                      evidence=score.evidence)
 
 
 ENGLISH = {"en"}

@@ -1,0 +1,193 @@
+"""Calibration end to end on a tiny scored store: refusals, adoption (artefact, scorer
+version, re-scoring through the pipeline, run record), the CLI and the Validation page."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from analytics import validate as v
+from analytics.core.topics import load_topic
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny(scored_corpus):
+    """60 demo documents scored offline; calibration from 20 labels, fewer resamples."""
+    return scored_corpus(60, seed=5, validation_calibration_min_labels=20,
+                         validation_calibration_bootstrap=200)
+
+
+def _machine(session, topic) -> dict[int, dict]:
+    from analytics.store import Analysis
+
+    rows = session.execute(select(Analysis.document_id, Analysis.scores).where(
+        Analysis.topic == topic.name, Analysis.status == "ok").order_by(Analysis.id)).all()
+    return {doc: scores for doc, scores in rows}
+
+
+def _code(topic, sentiment="reversed", unity="one class", article5="same") -> int:
+    """A coder whose sentiment is the scorer's reversed (a deliberately biased scorer: the
+    truth is known), unity always 7 (one class), article5_trust exactly the scorer's."""
+    from analytics.store import session_scope
+
+    coded = 0
+    with session_scope() as session:
+        for doc, scores in _machine(session, topic).items():
+            values = {}
+            if scores.get("sentiment") is not None and sentiment == "reversed":
+                values["sentiment"] = round(10 - scores["sentiment"], 1)
+            if scores.get("unity") is not None and unity == "one class":
+                values["unity"] = 7.0
+            if scores.get("article5_trust") is not None and article5 == "same":
+                values["article5_trust"] = round(scores["article5_trust"], 2)
+            if values:
+                v.save_labels(session, topic, doc, "coder", values)
+                coded += 1
+    return coded
+
+
+def test_refusals_and_not_better(tiny, monkeypatch):
+    from analytics.pipeline.calibrate import CalibrationUnavailable, calibrate_topic
+    from analytics.store import Run, session_scope
+
+    topic = load_topic("nato")
+    assert _code(topic) >= 20
+    report = calibrate_topic(topic, adopt=True)
+    by = {r.score: r for r in report.results}
+    assert by["sentiment"].beats
+    assert by["unity"].refused and "one class" in by["unity"].refused
+    assert not by["article5_trust"].beats and "not adopted" in by["article5_trust"].decision
+    with session_scope() as session:
+        run = session.get(Run, report.run_id)
+        assert run.kind == "calibrate" and run.status == "ok"
+        assert run.counts["scores"]["sentiment"]["alpha_current"]["value"] < 0
+        assert run.counts["scores"]["sentiment"]["alpha_calibrated"]["value"] > 0.5
+        assert set(run.counts["adopted"]) == {"sentiment"}
+    # the default minimum (100 labels) refuses on this small store, naming the count
+    monkeypatch.setenv("ANALYTICS_VALIDATION_CALIBRATION_MIN_LABELS", "100")
+    from analytics.core.settings import reset_settings_cache
+
+    reset_settings_cache()
+    few = calibrate_topic(topic, scores=["sentiment"])
+    assert few.results[0].refused and "at least 100" in few.results[0].refused
+    assert not few.adopted
+    with pytest.raises(CalibrationUnavailable, match="Unknown score"):
+        calibrate_topic(topic, scores=["nope"])
+
+
+def test_adopt_changes_scorer_version_and_rescores(tiny):
+    from analytics.pipeline.calibrate import calibrate_topic
+    from analytics.score.pipeline import score_topic
+    from analytics.store import Analysis, session_scope
+    from analytics.store.calibrations import adopted_keys, calibration_dir
+
+    topic = load_topic("nato")
+    _code(topic, unity="none", article5="none")
+    with session_scope() as session:
+        before = _machine(session, topic)
+        versions = set(session.scalars(select(Analysis.scorer_version).distinct()))
+    assert len(versions) == 1
+    measured = calibrate_topic(topic)  # measuring alone adopts nothing
+    assert measured.proposable == ["sentiment"] and not measured.adopted
+    assert not calibration_dir().exists() or not any(calibration_dir().iterdir())
+    report = calibrate_topic(topic, scores=["sentiment"], adopt=True)
+    key = report.adopted["sentiment"]
+    assert (calibration_dir() / f"{key}.npz").is_file()
+    assert report.scorer_after != report.scorer_before
+    assert report.scorer_after.startswith(report.scorer_before + "+cal-")
+    assert report.rescored is not None and report.rescored.scored == len(before)
+    with session_scope() as session:
+        assert adopted_keys(session, topic.name) == {"sentiment": key}
+        after = _machine(session, topic)
+        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                                .limit(1))
+        agreement = v.agreement_table(session, topic).set_index("score")
+    assert latest == report.scorer_after
+    # the calibrated scorer now follows the (reversed) coding: values moved the other way
+    moved = [(before[d]["sentiment"], after[d]["sentiment"]) for d in before
+             if before[d].get("sentiment") is not None]
+    assert np.corrcoef(np.array(moved).T)[0, 1] < -0.5
+    assert agreement.loc["sentiment", "alpha"] > 0.5
+    # re-running the scorer finds nothing pending (cached), the same key again (content)
+    assert score_topic(topic).scored == 0
+    again = calibrate_topic(topic, scores=["sentiment"])
+    assert "optimistic" in again.results[0].decision
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Analysis.id))) == 2 * len(before)
+
+
+def test_cli_calibrate_end_to_end(tiny):
+    from typer.testing import CliRunner
+
+    from analytics.cli import app
+
+    topic = load_topic("nato")
+    _code(topic)
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", "calibrate"], env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    assert "would improve" in result.output and "one class only" in result.output
+    result = runner.invoke(app, ["validate", "calibrate", "--score", "sentiment", "--adopt",
+                                 "--no-rescore"], env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    assert "Adopted ['sentiment']" in result.output and "+cal-" in result.output
+    result = runner.invoke(app, ["validate", "calibrate", "--score", "bogus"])
+    assert result.exit_code != 0 and "Unknown score" in result.output
+
+
+def test_validation_page_calibrate_and_adopt(tiny):
+    from streamlit.testing.v1 import AppTest
+
+    from analytics.core.settings import get_settings
+    from analytics.pipeline.sources import scoring_job
+    from analytics.store import Analysis, session_scope
+    from analytics.store.calibrations import adopted_keys
+
+    topic = load_topic("nato")
+    _code(topic)
+    app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=300).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not [b for b in app.button if b.label.startswith("Adopt")]
+    next(b for b in app.button if b.label == "Calibrate").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    table = next(d.value for d in app.dataframe if "α calibrated [95%]" in d.value.columns)
+    assert list(table["score"]) == topic.score_keys and (table["n labels"] >= 20).all()
+    assert any("one class only" in w.value for w in app.warning)
+    assert any("current scorer stays" in i.value for i in app.info)
+    assert any("beats the current scorer" in s.value for s in app.success)
+    adopt = next(b for b in app.button if b.label.startswith("Adopt"))
+    assert adopt.label == "Adopt (sentiment)"
+    adopt.click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    with session_scope() as session:
+        assert set(adopted_keys(session, topic.name)) == {"sentiment"}
+    assert any("Scorer version now" in s.value for s in app.success)
+    assert any("calibration" in d.value.columns for d in app.dataframe)
+    # adopting started the re-scoring in the background: it ends with the new version
+    job = scoring_job(topic, get_settings())
+    deadline = time.time() + 300
+    while not job.done and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.ok, job.error
+    with session_scope() as session:
+        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                                .limit(1))
+    assert "+cal-" in latest
+
+
+def test_viewer_cannot_calibrate(tiny, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from analytics.core.settings import reset_settings_cache
+
+    monkeypatch.setenv("ANALYTICS_DASHBOARD_ANONYMOUS_ROLE", "viewer")
+    reset_settings_cache()
+    app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=60).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert next(b for b in app.button if b.label == "Calibrate").disabled
