@@ -180,7 +180,9 @@ with calibrate_tab:
     adopted_now = loaders.adopted_calibrations(topic)
     if not adopted_now.empty:
         st.markdown("**Adopted now** (figures: cross-validated when it was adopted)")
-        st.dataframe(adopted_now, hide_index=True, width="stretch", key="adopted_calibrations")
+        st.dataframe(adopted_now.assign(score=adopted_now["score"].map(
+            lambda k: topic.score_labels.get(k, k))), hide_index=True, width="stretch",
+            key="adopted_calibrations")
     report_key = f"calibration_report_{topic.name}"
     if st.button("Calibrate", key="calibrate", disabled=not auth.can("analyst"),
                  help="Measures a calibration of every score; nothing changes until you adopt."):
@@ -191,7 +193,9 @@ with calibrate_tab:
     if report is not None:
         labels_by_key = {s.key: s.label for s in topic.scores}
         st.caption(f"Calibration run {report.run_id} · current scorer {report.scorer_before}")
-        st.dataframe(report.table().rename(columns=CALIBRATION_COLUMNS), hide_index=True,
+        table = report.table()
+        table["score"] = table["score"].map(lambda k: labels_by_key.get(k, k))
+        st.dataframe(table.rename(columns=CALIBRATION_COLUMNS), hide_index=True,
                      width="stretch", key="calibration_table")
         for result in report.results:
             name = labels_by_key.get(result.score, result.score)
@@ -202,11 +206,13 @@ with calibrate_tab:
             else:
                 st.info(f"**{name}**: calibration {result.decision}; the current scorer stays.")
         if report.adopted:
-            st.success(f"Adopted {', '.join(sorted(report.adopted))}. Scorer version now "
+            adopted = ", ".join(labels_by_key.get(k, k) for k in sorted(report.adopted))
+            st.success(f"Adopted {adopted}. Scorer version now "
                        f"{report.scorer_after}; the topic is being re-scored in the background "
                        "(cached, resumable; progress on the Sources page).")
         elif report.proposable:
-            if st.button(f"Adopt ({', '.join(report.proposable)})", type="primary",
+            proposed = ", ".join(labels_by_key.get(k, k) for k in report.proposable)
+            if st.button(f"Adopt ({proposed})", type="primary",
                          key="adopt_calibration", disabled=not auth.can("analyst")):
                 adopted = actions.calibrate(topic, adopt=True)
                 if adopted is not None:

@@ -157,12 +157,12 @@ def test_validation_page_calibrate_and_adopt(tiny):
     next(b for b in app.button if b.label == "Calibrate").click().run()
     assert not app.exception, [e.value for e in app.exception]
     table = next(d.value for d in app.dataframe if "α calibrated [95%]" in d.value.columns)
-    assert list(table["score"]) == topic.score_keys and (table["n labels"] >= 20).all()
+    assert list(table["score"]) == [s.label for s in topic.scores] and (table["n labels"] >= 20).all()
     assert any("one class only" in w.value for w in app.warning)
     assert any("current scorer stays" in i.value for i in app.info)
     assert any("beats the current scorer" in s.value for s in app.success)
     adopt = next(b for b in app.button if b.label.startswith("Adopt"))
-    assert adopt.label == "Adopt (sentiment)"
+    assert adopt.label == f"Adopt ({topic.score('sentiment').label})"
     adopt.click().run()
     assert not app.exception, [e.value for e in app.exception]
     with session_scope() as session:
