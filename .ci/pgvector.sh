@@ -29,13 +29,20 @@ apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" build-essential >/dev/n
   || { apt-get update -qq && apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" build-essential >/dev/null; }
 
 WORK=$(mktemp -d /tmp/pgvector-build.XXXXXX)
-chmod 755 "$WORK"  # apt downloads as _apt
+if id _apt >/dev/null 2>&1; then chown _apt "$WORK"; fi  # apt downloads as _apt
 SOURCES=/etc/apt/sources.list.d/analytics-pgvector-src.sources
 cleanup() { rm -f "$SOURCES"; rm -rf "$WORK"; }
 trap cleanup EXIT
-cat > "$SOURCES" <<'EOF'
+# The machine's own Debian mirror (the first URI of its main Debian source).
+MIRROR=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+[ -n "$MIRROR" ] || MIRROR=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+if [ -z "$MIRROR" ]; then
+  echo "pgvector: no Debian mirror found in the apt sources" >&2
+  exit 1
+fi
+cat > "$SOURCES" <<EOF
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $MIRROR
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
