@@ -53,14 +53,17 @@ def status(topic: str = typer.Option(None, help="Topic name.")):
     from analytics.core.redact import redact
     from analytics.store import queries as q
     from analytics.store import session_scope
+    from analytics.store.passages import vector_search
 
     topic_obj = topic_or_exit(topic)
     with session_scope() as session:
         counts = q.topic_counts(session, topic_obj.name)
         monthly = q.monthly_counts(q.documents_frame(session, topic_obj.name))
         runs = q.runs_frame(session, limit=8)
+        retrieval = vector_search(session)
     console.print(f"Topic [bold]{topic_obj.name}[/bold] — database "
                   f"{redact(get_settings().database_url)}")
+    console.print(f"Passage retrieval: {retrieval.note}", markup=False)
     console.print(f"{counts['documents']} documents, {counts['scored']} scored, "
                   f"{counts['documents'] - counts['scored']} unscored, {counts['failed']} "
                   "failed analyses")

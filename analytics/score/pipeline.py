@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from analytics import __version__
@@ -53,6 +53,7 @@ from analytics.store.claims import (
     release_claims,
 )
 from analytics.store.ledger import SharedBudget, record_calls
+from analytics.store.passages import insert_chunks
 from analytics.store.runs import StopRequested, recorded_run
 
 
@@ -179,8 +180,7 @@ def _store_chunks(session: Session, docs: list[PreparedDocument]) -> None:
         for doc in docs for passage in doc.passages
         if (doc.document_id, passage.idx) not in existing
     ]
-    if rows:
-        session.execute(insert(Chunk), rows)
+    insert_chunks(session, rows)  # with pgvector, their vectors too
 
 
 def _load_fresh(ids: list[int], backend: ScoringBackend, prompt_hash: str, settings: Settings,

@@ -2,7 +2,9 @@
 database, under a lock so that two processes starting on a fresh database never race.
 
 A database made by the product before migrations existed (tables, no ``alembic_version``)
-is recognised as the baseline and upgraded from there. On SQLite, foreign keys are switched
+is recognised as the baseline and upgraded from there. On PostgreSQL, the passages' pgvector
+column is enabled at any start where the server has the extension and the column is missing
+(``store.passages``). On SQLite, foreign keys are switched
 off while a migration rebuilds a table (SQLite's way to change a column), so that rebuilding
 ``documents`` never cascades into its comments and analyses.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
+
+from analytics.store.passages import enable_vectors
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
@@ -43,6 +47,8 @@ def upgrade(engine: Engine) -> None:
             if "documents" in tables and "alembic_version" not in tables:
                 command.stamp(config, BASELINE)
             command.upgrade(config, "head")
+            if not sqlite:  # a server that got pgvector after migration 0007 ran
+                enable_vectors(connection)
             connection.commit()
         finally:
             if sqlite:

@@ -2,9 +2,12 @@
 
 Passages are the ``chunks`` rows whose MiniLM embeddings the offline scorer (and the
 openai backend, when it retrieves with MiniLM) stored. The question is embedded with the
-same model and the nearest passages are returned with their documents. The offline backend
-stops there (the passages are the answer); the openai backend asks the LLM to answer from
-those passages only, citing ``[doc N]``; cited ids outside the retrieved set are dropped.
+same model and the nearest passages are returned with their documents: on PostgreSQL with
+pgvector by one SQL query (HNSW index, cosine distance, the view's filters in SQL), else by
+brute-force cosine over the view's vectors in the process (``nearest_passages`` decides).
+The offline backend stops there (the passages are the answer); the openai backend asks the
+LLM to answer from those passages only, citing ``[doc N]``; cited ids outside the retrieved
+set are dropped.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.llm.client import ChatClient
 from analytics.llm.embeddings import MINILM_DIMENSIONS, get_embedder, top_k
 from analytics.llm.prompting import response_format, strip_fences
-from analytics.store import Chunk, Document, session_scope
+from analytics.store import Chunk, passages, session_scope
 from analytics.summarize import prompts
 
 OFFLINE_LABEL = "Offline backend: the retrieved passages are the answer (no LLM)."
@@ -30,8 +32,22 @@ OFFLINE_LABEL = "Offline backend: the retrieved passages are the answer (no LLM)
 
 @dataclass
 class ChunkIndex:
-    vectors: np.ndarray  # (n, 384), normalised
-    passages: pd.DataFrame  # document_id, idx, kind, text, title, source, published_at
+    """The embedded passages of a view (topic, sources, window) and how they are searched.
+
+    ``path`` "pgvector" (PostgreSQL with the extension): nothing is loaded, each search is
+    one SQL nearest-neighbour query with the view's filters. ``path`` "brute force" (SQLite;
+    PostgreSQL without pgvector): the MiniLM vectors are loaded once and searched in the
+    process."""
+
+    topic: str
+    sources: tuple[str, ...] | None
+    start: dt.date | None
+    end: dt.date | None
+    database_url: str | None
+    path: str  # "pgvector" | "brute force"
+    size: int  # embedded passages in the view
+    vectors: np.ndarray | None = None  # brute force: (n, 384), normalised
+    passages: pd.DataFrame | None = None  # brute force: document_id, idx, kind, text, ...
 
 
 @dataclass
@@ -45,44 +61,53 @@ class CorpusAnswer:
     cost_usd: float = 0.0
 
 
+PASSAGE_FIELDS = ["document_id", "idx", "kind", "text", "title", "source", "published_at"]
+
+
 def load_index(topic: str, sources: tuple[str, ...] | None = None, start: dt.date | None = None,
                end: dt.date | None = None, database_url: str | None = None) -> ChunkIndex:
-    """All embedded passages of the topic's documents in the window (one query)."""
-    query = (
-        select(Chunk.document_id, Chunk.idx, Chunk.kind, Chunk.text, Chunk.embedding,
-               Document.title, Document.source, Document.published_at)
-        .join(Document, Document.id == Chunk.document_id)
-        .where(Document.in_topic(topic), Chunk.embedding.is_not(None))
-        .order_by(Chunk.document_id, Chunk.idx)
-    )
-    if sources:
-        query = query.where(Document.source.in_(list(sources)))
-    if start is not None:
-        query = query.where(Document.published_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
-    if end is not None:
-        query = query.where(Document.published_at < dt.datetime.combine(
-            end + dt.timedelta(days=1), dt.time(), dt.UTC))
+    """The view's passages, ready to search: with pgvector only their count, otherwise all
+    their vectors (one query either way)."""
+    sources = tuple(sources) if sources else None
     with session_scope(database_url) as session:
-        rows = session.execute(query).all()
+        if passages.vector_search(session).enabled:
+            size = passages.count_passages(session, topic, sources, start, end)
+            return ChunkIndex(topic, sources, start, end, database_url, "pgvector", size)
+        rows = session.execute(
+            passages.passage_query((*passages.PASSAGE_COLUMNS, Chunk.embedding), topic,
+                                   sources, start, end)
+            .order_by(Chunk.document_id, Chunk.idx)).all()
     size = MINILM_DIMENSIONS * 4
     rows = [r for r in rows if len(r.embedding) == size]  # MiniLM vectors only
     vectors = (np.frombuffer(b"".join(r.embedding for r in rows), dtype=np.float32)
                .reshape(len(rows), MINILM_DIMENSIONS) if rows
                else np.zeros((0, MINILM_DIMENSIONS), np.float32))
-    passages = pd.DataFrame(
-        [(r.document_id, r.idx, r.kind, r.text, r.title, r.source, r.published_at) for r in rows],
-        columns=["document_id", "idx", "kind", "text", "title", "source", "published_at"])
-    return ChunkIndex(vectors, passages)
+    frame = pd.DataFrame([tuple(r)[:len(PASSAGE_FIELDS)] for r in rows], columns=PASSAGE_FIELDS)
+    return ChunkIndex(topic, sources, start, end, database_url, "brute force", len(rows),
+                      vectors, frame)
+
+
+def nearest_passages(index: ChunkIndex, query: np.ndarray, k: int = 8) -> pd.DataFrame:
+    """The k passages of the index nearest to a normalised query vector, best first, with
+    their cosine ``similarity``: in SQL with pgvector, else brute force over the loaded
+    vectors. The one place that chooses; callers never branch."""
+    if index.path == "pgvector":
+        with session_scope(index.database_url) as session:
+            rows = passages.nearest(session, query, k, index.topic, index.sources,
+                                    index.start, index.end)
+        hits = pd.DataFrame([tuple(r) for r in rows], columns=[*PASSAGE_FIELDS, "similarity"])
+    else:
+        found = top_k(query, index.vectors, k)
+        hits = index.passages.iloc[[i for i, _ in found]].copy()
+        hits["similarity"] = [s for _, s in found]
+    hits["similarity"] = hits["similarity"].astype(float).round(3)
+    return hits.reset_index(drop=True)
 
 
 def search(index: ChunkIndex, question: str, k: int = 8) -> pd.DataFrame:
-    if not question.strip() or len(index.vectors) == 0:
-        return index.passages.head(0).assign(similarity=pd.Series(dtype=float))
-    query = get_embedder().encode([question.strip()])[0]
-    hits = top_k(query, index.vectors, k)
-    rows = index.passages.iloc[[i for i, _ in hits]].copy()
-    rows["similarity"] = [round(s, 3) for _, s in hits]
-    return rows.reset_index(drop=True)
+    if not question.strip() or index.size == 0:
+        return pd.DataFrame(columns=[*PASSAGE_FIELDS, "similarity"])
+    return nearest_passages(index, get_embedder().encode([question.strip()])[0], k)
 
 
 def passage_lines(hits: pd.DataFrame) -> list[str]:
