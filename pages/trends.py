@@ -22,8 +22,12 @@ view, status = page_start("Trends", "scored",
                           "Nothing is scored yet, so there is no trend to fit.")
 labels = view.topic.score_labels
 controls = st.columns([3, 2])
-chosen = controls[0].multiselect("Scores", list(labels), default=list(labels),
-                                 format_func=labels.get, key="trend_scores")
+# One score by default: each score adds a fit, three charts' worth of browser work and a
+# screenful; an analyst adds the others to compare them (Overview shows all at a glance).
+chosen = controls[0].multiselect("Scores", list(labels), default=list(labels)[:1],
+                                 format_func=labels.get, key="trend_scores",
+                                 help="Add scores to see their trends one under the other "
+                                      "and side by side per source.")
 form = controls[1].radio("Trend form", list(FORM_CHOICES), horizontal=True, key="trend_form",
                          format_func=FORM_CHOICES.get,
                          help="By default the data choose: turning points and shocks are shown "
