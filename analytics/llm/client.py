@@ -176,7 +176,8 @@ class ChatClient:
         self.model = self.model or self.settings.llm.model
         self._limiter = SharedRateLimiter(
             self.settings.database_url, f"{redact(self.settings.llm.base_url)}|{self.model}",
-            self.settings.llm.requests_per_minute, self.settings.llm.tokens_per_minute)
+            self.settings.llm.requests_per_minute, self.settings.llm.tokens_per_minute,
+            lease=self.settings.llm.concurrency)
 
     def price_known(self) -> bool:
         return price_of(self.settings, self.model) is not None

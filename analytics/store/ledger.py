@@ -97,13 +97,14 @@ class SharedBudget:
 
 
 def take_rate(database_url: str, name: str, requests_per_minute: float,
-              tokens_per_minute: float, tokens: float, correction: float = 0.0) -> float:
-    """Take one request and ``tokens`` from the shared bucket: 0.0 when taken, else the
+              tokens_per_minute: float, tokens: float, correction: float = 0.0,
+              requests: float = 1.0) -> float:
+    """Take ``requests`` and ``tokens`` from the shared bucket: 0.0 when taken, else the
     seconds to wait before trying again (nothing taken). ``correction``: tokens to charge
     (or give back) for earlier calls whose real size is now known."""
     engine = get_engine(database_url)
     capacity = (float(requests_per_minute), float(tokens_per_minute))
-    need = (1.0, min(float(tokens), capacity[1]))
+    need = (min(float(requests), capacity[0]), min(float(tokens), capacity[1]))
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")

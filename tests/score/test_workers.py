@@ -4,6 +4,7 @@ OpenAI-compatible stub (real SDK, real HTTP) and real processes, on SQLite or Po
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -19,11 +20,12 @@ from sqlalchemy import func, select
 from analytics.core.settings import Settings
 from analytics.ingest.providers.demo import DemoCorpus
 from analytics.ingest.runner import ingest_records
+from analytics.llm.ratelimit import SharedRateLimiter
 from analytics.score.pipeline import score_topic
 from analytics.store import Analysis, Run, session_scope
 from analytics.store.claims import claim_documents, reap_dead_runs, release_claims
 from analytics.store.ledger import SharedBudget, take_rate
-from analytics.store.models import BudgetPool, LLMCall, ScoreClaim
+from analytics.store.models import BudgetPool, LLMCall, RateBucket, ScoreClaim
 from analytics.store.runs import recorded_run
 from tests.score.test_openai import PRICE, chat_cost, make_settings
 from tests.support.databases import database_url
@@ -283,3 +285,28 @@ def test_worker_follows_new_documents_until_stopped(tmp_path, topic, settings):
 def test_settings_document_the_worker_knobs():
     fields = Settings.model_fields
     assert {"run_heartbeat_s", "run_dead_after_s"} <= set(fields)
+
+
+def test_rate_lease_takes_once_for_several_calls(settings):
+    """A process leases up to ``lease`` requests in one transaction and spends them locally;
+    the lease never exceeds one second's worth of the limit."""
+    url = settings.database_url
+
+    def bucket_requests() -> float:
+        with session_scope(url) as session:
+            return session.scalar(select(RateBucket.requests).where(RateBucket.name == "e|m"))
+
+    limiter = SharedRateLimiter(url, "e|m", 600, 1_000_000, lease=4)
+
+    async def calls(n: int) -> None:
+        for _ in range(n):
+            await limiter.acquire(100)
+
+    asyncio.run(calls(1))
+    assert bucket_requests() == pytest.approx(596, abs=0.5)  # one take of four
+    asyncio.run(calls(3))
+    assert bucket_requests() == pytest.approx(596, abs=0.5)  # spent locally
+    asyncio.run(calls(1))
+    assert bucket_requests() == pytest.approx(592, abs=0.5)
+    assert SharedRateLimiter(url, "e|m", 120, 1_000_000, lease=8).lease == 2
+    assert SharedRateLimiter(url, "e|m", 30, 1_000_000, lease=8).lease == 1
