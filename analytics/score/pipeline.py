@@ -357,7 +357,7 @@ async def _score_async(claimer: Claimer, topic: Topic, backend, prompt_hash: str
                        budget, report: Callable[[int], None],
                        database_url: str | None) -> None:
     """Keep up to the backend's concurrency in flight; commit results as they complete.
-    Batches are claimed as they are needed (the next while the previous is in flight)."""
+    Batches are claimed as they are needed (the next while a round of the previous waits)."""
     in_flight: set[asyncio.Task] = set()
     done_pairs: list[tuple[PreparedDocument, ScoringOutcome]] = []
     unscheduled = 0
@@ -379,8 +379,10 @@ async def _score_async(claimer: Claimer, topic: Topic, backend, prompt_hash: str
     async with backend.connection():
         try:
             while not exhausted_claims or in_flight:
+                # claim the next batch while a full round of calls is still queued, so no
+                # call slot idles while the batch is claimed, loaded and embedded
                 if (not exhausted_claims and not budget_exhausted(budget)
-                        and len(in_flight) < backend.concurrency):
+                        and len(in_flight) < 2 * backend.concurrency):
                     batch = await asyncio.to_thread(claimer.next, batch_size)
                     if not batch:
                         exhausted_claims = True
