@@ -262,3 +262,15 @@ def test_lexical_heads_train_deterministically_and_refuse_one_class():
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     with pytest.raises(BadInput, match="one class only"):
         train_lexical(texts, {"russia": np.ones(len(texts), int)})
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ruw_stance").is_dir(),
+                    reason="needs ../shared/data (NewsMTSC and RUW)")
+def test_packaged_record_names_the_data_it_was_trained_on():
+    import hashlib
+
+    record = json.loads(ARTEFACT.with_suffix(".json").read_text())
+    for relative, digest in record["data"].items():
+        path = SHARED_DATA.parent / relative
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, relative
+    assert record["version"] == "2" and record["held_out"]["ruw"].keys() == {"russia", "ukraine"}
