@@ -67,7 +67,7 @@ def train_attitude(
                                   "(and held-out rows) per data set.")):
     """Train the learned attitude scorer (score kind 'attitude') from the human labels of
     NewsMTSC and RUW; writes the weights and a record of data, split, seed, software and
-    held-out figures. About 10 minutes on 2 cores; no network."""
+    held-out figures. 4-10 minutes on 2 cores; no network."""
     import json
     from pathlib import Path
 

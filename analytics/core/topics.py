@@ -30,7 +30,9 @@ class ScoreDefinition(BaseModel):
         description="Offline scorer: 'prototype' = zero-shot, from the rubric and anchor "
         "sentences; 'attitude' = the learned attitude-toward-a-target scorer (trained on "
         "human labels; needs no anchors): the attitude toward `target` (default: the "
-        "topic's target) in the sentences that mention it or one of its `aliases`.")
+        "topic's target) in the sentences that mention it or one of its `aliases`. A "
+        "general head serves any target; a target with human labels of its own (Russia, "
+        "Ukraine: RUW tweets) gets a target-specific head when `target` or an alias names it.")
     target: str | None = Field(
         default=None, description="kind attitude: who or what the attitude is toward "
         "(default: the topic's target).")

@@ -21,8 +21,14 @@ How a document is scored
    P(positive/favour). Sentence value = 5 + 5 * (P(pos) - P(neg)).
 4. Document value = the same of the mean probabilities of its sentences that mention the
    target; none mentions it -> null ("not addressed").
+5. Target-specific heads. Steps 3-4 are the general head, for any target. A target with
+   human labels of its own (Russia and Ukraine: RUW tweets) has a specific head, matched by
+   the score's target or an alias (``AttitudeModel.specific_head``): the mean of the general
+   network and two more seeds, mixed geometrically with the target's logistic regression on
+   hashed word/character n-grams of the document's own text (``analytics.score.lexical``),
+   sharpened (``specific_probabilities``). The record's ``specific_heads`` says which.
 
-The weights are a float16 ``.npz`` inside the package (``models/attitude.npz``, about 0.8
+The weights are a float16 ``.npz`` inside the package (``models/attitude.npz``, under 5
 MB) with a JSON record of how it was trained; nothing is downloaded at run time. Rebuild it
 with ``python -m analytics train-attitude`` (see docs/ARCHITECTURE.md).
 """
@@ -99,6 +105,17 @@ class AttitudeTarget:
     aliases: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SpecificHead:
+    """A head for one target that has human labels (recorded in the artefact's JSON)."""
+    key: str  # e.g. "russia"
+    target: str  # the name it serves (matched with a topic score's target and aliases)
+    aliases: list
+    data: str  # what it was trained on
+    mix: float  # weight of the n-gram model in the geometric mix (the networks get 1 - mix)
+    sharpen: float  # power applied to the mixed probabilities before the 0-10 value
+
+
 def features(sentence: np.ndarray, mention: np.ndarray, context: np.ndarray) -> np.ndarray:
     """The head's input from ``encode_with_spans`` output for one group: (n, 1536)."""
     return np.concatenate([sentence, mention[:, 0], mention[:, 1], context[:, 1]], axis=1)
@@ -122,15 +139,76 @@ class AttitudeModel:
             self.b1 = data["b1"].astype(np.float32)
             self.w2 = data["w2"].astype(np.float32)  # (3, hidden)
             self.b2 = data["b2"].astype(np.float32)
+            # target-specific heads (optional): more seeds of the same network, and per
+            # target a logistic regression on hashed word/character n-grams of the text
+            self.extra = ([tuple(data[f"extra_{k}"].astype(np.float32)
+                                 for k in ("w1", "b1", "w2", "b2"))]
+                          if "extra_w1" in data.files else [])
+            if self.extra:
+                w1, b1, w2, b2 = self.extra[0]
+                self.extra = [(w1[i], b1[i], w2[i], b2[i]) for i in range(len(w1))]
+            self.lexical = ({k: data[f"lex_{k}"] for k in (
+                "word_buckets", "word_idf", "char_buckets", "char_idf", "coef", "intercept")}
+                if "lex_coef" in data.files else None)
+        if self.lexical is not None:
+            self.lexical = {k: v.astype(np.int64 if "buckets" in k else np.float64)
+                            for k, v in self.lexical.items()}
         record = path.with_suffix(".json")
         self.record = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
         self.version = f"attitude-{self.record.get('version', 'unrecorded')}-{self.sha256[:8]}"
+        self.heads: list[SpecificHead] = []
+        if self.lexical is not None:
+            self.heads = [SpecificHead(**h) for h in self.record.get("specific_heads", [])]
+
+    def specific_head(self, target: AttitudeTarget) -> int | None:
+        """The index of the target-specific head for this target, or None (general head).
+
+        A head serves a target when the target's name or one of its aliases is the head's
+        name (case-insensitive): ``target: Russia`` or ``target: Russian Federation,
+        aliases: [Russia]`` get the Russia head; NATO gets the general head."""
+        names = {n.strip().casefold() for n in (target.name, *target.aliases)}
+        for index, head in enumerate(self.heads):
+            if head.target.casefold() in names:
+                return index
+        return None
+
+    def ensemble_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Mean probabilities of the general network and the extra seeds (specific heads)."""
+        total = self.probabilities(x)
+        for weights in self.extra:
+            total = total + self._forward(x, *weights)
+        return total / (1 + len(self.extra))
+
+    def lexical_probabilities(self, text: str, head: int) -> np.ndarray:
+        """(3,) P(neg/neu/pos) of head ``head``'s n-gram logistic regression for a text."""
+        from analytics.score.lexical import text_features
+
+        lex = self.lexical
+        cols, vals = text_features(text, lex["word_buckets"], lex["word_idf"],
+                                   lex["char_buckets"], lex["char_idf"])
+        logits = lex["coef"][head][:, cols] @ vals + lex["intercept"][head]
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+
+    def specific_probabilities(self, network: np.ndarray, text: str, head: int) -> np.ndarray:
+        """The specific head's probabilities: a geometric mix of the n-gram model's and the
+        networks' (mean over the sentences that mention the target), sharpened so that the
+        0-10 value's 4/6 bands follow the most probable class."""
+        spec = self.heads[head]
+        lexical = self.lexical_probabilities(text, head)
+        log = spec.mix * np.log(lexical + 1e-9) + (1 - spec.mix) * np.log(network + 1e-9)
+        log = spec.sharpen * (log - log.max())
+        e = np.exp(log - log.max())
+        return e / e.sum()
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(n, 1536) features -> (n, 3) P(negative), P(neutral), P(positive)."""
-        h = ((x.astype(np.float32) - self.mean) / self.scale) @ self.w1.T + self.b1
+        return self._forward(x, self.w1, self.b1, self.w2, self.b2)
+
+    def _forward(self, x, w1, b1, w2, b2) -> np.ndarray:
+        h = ((x.astype(np.float32) - self.mean) / self.scale) @ w1.T + b1
         h = 0.5 * h * (1.0 + np.tanh(0.7978845608028654 * (h + 0.044715 * h ** 3)))
-        logits = h @ self.w2.T + self.b2
+        logits = h @ w2.T + b2
         logits -= logits.max(1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(1, keepdims=True)
@@ -176,7 +254,9 @@ def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
         rows = np.flatnonzero(has[:, g])
         if len(rows):
             x = features(sentence[rows], mention[rows, g], context[rows, g])
-            probs[rows, g] = model.probabilities(x)
+            specific = model.specific_head(targets[g]) is not None
+            probs[rows, g] = (model.ensemble_probabilities(x) if specific
+                              else model.probabilities(x))
             if feats is not None:
                 feats[rows, g] = x
     return (sentence, probs, feats) if return_features else (sentence, probs)

@@ -190,6 +190,8 @@ def test_training_command_writes_weights_and_record(tmp_path):
     assert record["artefact_sha256"] == AttitudeModel(out).sha256
     assert 0 <= record["held_out"]["newsmtsc"]["macro_f1"] <= 1
     assert "data/ruw_stance/train.csv" in record["data"]
+    assert {h["key"] for h in record["specific_heads"]} == {"russia", "ukraine"}
+    assert "scikit-learn" in record["software"]
 
 
 def test_training_alpha_is_the_validation_stage_alpha():
@@ -200,3 +202,75 @@ def test_training_alpha_is_the_validation_stage_alpha():
     a = rng.uniform(0, 10, 60)
     b = a + rng.normal(0, 2, 60)
     assert alpha_two_coders(a, b) == pytest.approx(krippendorff_alpha(np.vstack([a, b])))
+
+
+# --- target-specific heads (RUW's Russia and Ukraine) -----------------------------------------
+
+def test_specific_heads_serve_only_targets_with_human_labels():
+    from analytics.score.attitude import AttitudeTarget
+
+    model = AttitudeModel()
+    record = json.loads(ARTEFACT.with_suffix(".json").read_text())
+    heads = {h["key"]: h for h in record["specific_heads"]}
+    assert set(heads) == {"russia", "ukraine"} and all("RUW" in h["data"] for h in heads.values())
+    russia = model.specific_head(AttitudeTarget("Russia", ("Putin",)))
+    assert russia is not None and model.heads[russia].key == "russia"
+    # matched through an alias, case-insensitive
+    assert model.specific_head(AttitudeTarget("Russian Federation", ("russia",))) == russia
+    ukraine = model.specific_head(AttitudeTarget("Ukraine"))
+    assert ukraine is not None and ukraine != russia
+    for general in ("NATO", "the European Union", "Putin's party"):
+        assert model.specific_head(AttitudeTarget(general)) is None
+    assert len(model.extra) == len(record["extra_seeds"]) >= 1
+    assert model.lexical["coef"].shape[:2] == (2, 3)
+
+
+def test_specific_head_is_used_by_the_backend_and_the_general_one_elsewhere(settings, topic):
+    backend = OfflineBackend(settings)
+    docs = [prepare(1, None, "Russia is a brutal aggressor committing war crimes. Ukraine is "
+                    "defending itself bravely and deserves our support.", [])]
+    result = backend.score_batch(docs, user_topic())[0].result
+    assert "target-specific head" in result.scores["attitude_russia"].rationale
+    assert result.scores["attitude_russia"].value < 5 < result.scores["attitude_ukraine"].value
+    nato = backend.score_batch([prepare(2, None, "NATO is a reckless, aggressive bloc.", [])],
+                               topic)[0].result
+    assert "target-specific head" not in nato.scores["sentiment"].rationale
+    # the specific head is deterministic: the same text, the same value
+    again = backend.score_batch(docs, user_topic())[0].result
+    assert again.scores["attitude_russia"].value == result.scores["attitude_russia"].value
+
+
+def test_hashed_ngrams_are_scikit_learns_ngrams():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from analytics.score.lexical import char_grams, word_grams
+
+    text = "Stand with #Ukraine!  Putin's war -- a 'special operation'? No.\nSlava Ukraini"
+    words = TfidfVectorizer(ngram_range=(1, 2)).build_analyzer()(text)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()(text)
+    assert sorted(word_grams(text)) == sorted(words)
+    assert sorted(char_grams(text)) == sorted(chars)
+
+
+def test_lexical_heads_train_deterministically_and_refuse_one_class():
+    from analytics.score.attitude_train import train_lexical
+
+    texts = ["Russia is to blame", "Russia is right", "nothing here", "Ukraine is brave",
+             "blame Russia again", "Russia right again"] * 3
+    labels = {"russia": np.array([0, 2, 1, 1, 0, 2] * 3)}
+    a, b = train_lexical(texts, labels), train_lexical(texts, labels)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    with pytest.raises(BadInput, match="one class only"):
+        train_lexical(texts, {"russia": np.ones(len(texts), int)})
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ruw_stance").is_dir(),
+                    reason="needs ../shared/data (NewsMTSC and RUW)")
+def test_packaged_record_names_the_data_it_was_trained_on():
+    import hashlib
+
+    record = json.loads(ARTEFACT.with_suffix(".json").read_text())
+    for relative, digest in record["data"].items():
+        path = SHARED_DATA.parent / relative
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, relative
+    assert record["version"] == "2" and record["held_out"]["ruw"].keys() == {"russia", "ukraine"}

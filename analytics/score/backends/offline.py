@@ -289,7 +289,10 @@ class OfflineBackend:
             if definition.kind == "attitude":
                 scores[definition.key], features[definition.key] = self._attitude_value(
                     sentences, probs[:, attitude_index], definition.attitude_target(topic.target),
-                    None if head is None else head[:, attitude_index])
+                    None if head is None else head[:, attitude_index],
+                    specific=self._attitude_model().specific_head(
+                        AttitudeTarget(definition.attitude_target(topic.target),
+                                       tuple(definition.aliases))))
                 attitude_index += 1
             else:
                 rows = np.flatnonzero(counts[:, j])
@@ -331,22 +334,30 @@ class OfflineBackend:
                 features)
 
     def _attitude_value(self, sentences: list[_Sentence], probs: np.ndarray,
-                        target: str, head: np.ndarray | None = None
-                        ) -> tuple[ScoreValue, np.ndarray | None]:
+                        target: str, head: np.ndarray | None = None,
+                        specific: int | None = None) -> tuple[ScoreValue, np.ndarray | None]:
         """Mean probabilities of the sentences that mention the target -> 0-10 (and, when
         ``head`` is given, the features a calibration reads: the mean head input and the
-        mean probabilities)."""
+        mean probabilities). A target with a specific head (``specific``, see
+        ``AttitudeModel.specific_head``) mixes that mean with the head's n-gram model of the
+        document's own text (not its comments)."""
         rows = np.flatnonzero(~np.isnan(probs).any(1))
         if len(rows) == 0:
             return ScoreValue(rationale=f"No sentence mentions {_clip(target, 60)}."), None
         weights = np.array([self.parameters.comment_weight if sentences[i].is_comment else 1.0
                             for i in rows])
         mean = np.average(probs[rows], axis=0, weights=weights)
-        value = round(float(AttitudeModel.value(mean)), 2)
+        shown = mean
+        if specific is not None:
+            text = " ".join(s.text for s in sentences if not s.is_comment) or " ".join(
+                s.text for s in sentences)
+            shown = self._attitude_model().specific_probabilities(mean, text, specific)
+        value = round(float(AttitudeModel.value(shown)), 2)
         sentence_values = AttitudeModel.value(probs[rows])
         strongest = rows[int(np.argmax(np.abs(sentence_values - 5.0)))]
         rationale = (f"{len(rows)} sentence(s) mention {_clip(target, 60)}; P(negative, "
-                     f"neutral, positive) = {mean[0]:.2f}, {mean[1]:.2f}, {mean[2]:.2f}; "
+                     f"neutral, positive) = {shown[0]:.2f}, {shown[1]:.2f}, {shown[2]:.2f}"
+                     f"{' (target-specific head)' if specific is not None else ''}; "
                      f"strongest: \"{_clip(sentences[strongest].text, 160)}\"")
         evidence = sorted({sentences[i].chunk for i in rows})
         features = (None if head is None else
