@@ -116,7 +116,16 @@ with agreement_tab:
                     "they agree on whether the score is addressed at all.")
         st.dataframe(agreement, hide_index=True, width="stretch", column_config={
             **{c: st.column_config.NumberColumn(format="%.2f") for c in
-               ("alpha", "mae", "spearman", "bias", "addressed_agreement", "addressed_kappa")}})
+               ("alpha", "alpha_low", "alpha_high", "mae", "spearman", "bias",
+                "addressed_agreement", "addressed_kappa")},
+            "alpha_low": st.column_config.NumberColumn("α low (95%)", format="%.2f"),
+            "alpha_high": st.column_config.NumberColumn("α high (95%)", format="%.2f"),
+            "alpha_basis": st.column_config.TextColumn("α and MAE measured on")})
+        if agreement["alpha_basis"].ne(v.IN_SAMPLE).any():
+            st.caption("A calibrated score was fitted on these same labels, so its agreement "
+                       "on them would flatter it: its α and MAE are the cross-validated "
+                       "figures measured when it was adopted (Spearman and bias are on these "
+                       "labels).")
         st.markdown("**How to read alpha** (Krippendorff, interval level)")
         for verdict, meaning in v.VERDICT_MEANING.items():
             st.markdown(f"- **{verdict}**: {meaning}")

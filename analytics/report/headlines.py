@@ -61,6 +61,7 @@ class Validation:
     corrected_high: float | None = None
     corrected_level: float = 0.95
     gold_documents: int = 0
+    cross_validated: bool = False  # alpha of a calibration fitted on these labels: K-fold
 
     @property
     def measured(self) -> bool:
@@ -77,7 +78,9 @@ class Validation:
     def alpha_text(self) -> str:
         interval = (f" [{self.alpha_low:.2f}, {self.alpha_high:.2f}]"
                     if self.alpha_low is not None and np.isfinite(self.alpha_low) else "")
-        return f"α = {self.alpha:.2f}{interval} on {self.pairs} coded documents"
+        basis = (", cross-validated: the calibration was fitted on them"
+                 if self.cross_validated else "")
+        return f"α = {self.alpha:.2f}{interval} on {self.pairs} coded documents{basis}"
 
     def sentence(self) -> str:
         """The agreement in words, as the badge and the headline say it."""
@@ -158,6 +161,7 @@ def headline_evidence(session, topic, backend: str | None = None,
 
     from analytics.store import Analysis
     from analytics.validate import agreement_per_score, corrected_trend_table, paired_ratings
+    from analytics.validate.agreement import CROSS_VALIDATED
     from analytics.validate.metrics import krippendorff_alpha
 
     table = agreement_per_score(session, topic, backend)
@@ -173,7 +177,10 @@ def headline_evidence(session, topic, backend: str | None = None,
         row = table.loc[key]
         v = Validation(pairs=int(row["pairs"]), verdict=str(row["verdict"]),
                        scorer=(version[0] or "") if version else "")
-        if v.pairs:
+        if v.pairs and row["alpha_basis"] == CROSS_VALIDATED:
+            v.alpha, v.cross_validated = float(row["alpha"]), True
+            v.alpha_low, v.alpha_high = float(row["alpha_low"]), float(row["alpha_high"])
+        elif v.pairs:
             v.alpha = float(row["alpha"])
             both = pairs[(pairs["score"] == key) & (pairs["model"] == row["model"])]
             both = both.dropna(subset=["machine", "human"])

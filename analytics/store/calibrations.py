@@ -119,16 +119,33 @@ def load_calibration(key: str, settings: Settings | None = None) -> Calibration:
                            record=record, key=key)
 
 
+def _adoptions(session: Session, topic: str) -> dict[str, tuple[str | None, dict]]:
+    """Score key -> (adopted key or None when withdrawn, the run's figures for that score);
+    the newest adopting run wins per score."""
+    runs = session.scalars(select(Run).where(Run.kind == RUN_KIND, Run.topic == topic,
+                                             Run.status == "ok").order_by(Run.id))
+    adopted: dict[str, tuple[str | None, dict]] = {}
+    for run in runs:
+        if (run.parameters or {}).get("adopt"):
+            counts = run.counts or {}
+            adopted.update((score, (key, (counts.get("scores") or {}).get(score) or {}))
+                           for score, key in (counts.get("adopted") or {}).items())
+    return adopted
+
+
 def adopted_keys(session: Session, topic: str) -> dict[str, str]:
     """Score key -> the adopted calibration's key (newest adopting run wins per score; a
     run that adopted ``None`` for a score withdrew its calibration)."""
-    runs = session.scalars(select(Run).where(Run.kind == RUN_KIND, Run.topic == topic,
-                                             Run.status == "ok").order_by(Run.id))
-    adopted: dict[str, str | None] = {}
-    for run in runs:
-        if (run.parameters or {}).get("adopt"):
-            adopted.update((run.counts or {}).get("adopted") or {})
-    return {score: key for score, key in adopted.items() if key}
+    return {score: key for score, (key, _) in _adoptions(session, topic).items() if key}
+
+
+def adopted_figures(session: Session, topic: str) -> dict[str, dict]:
+    """Score key -> the cross-validated figures measured when its calibration was adopted
+    (``alpha_calibrated``, ``mae_calibrated``, …: value, low, high). The calibration was
+    fitted on the gold labels, so these, not agreement on the same labels, are its honest
+    agreement."""
+    return {score: figures for score, (key, figures) in _adoptions(session, topic).items()
+            if key and figures}
 
 
 def adopted_calibrations(session: Session, topic: str,

@@ -7,6 +7,8 @@ coding form may show).
 """
 
 from analytics.validate.agreement import (
+    CROSS_VALIDATED,
+    IN_SAMPLE,
     agreement_note,
     agreement_per_score,
     agreement_table,
@@ -62,7 +64,8 @@ from analytics.validate.sampling import (
 )
 
 __all__ = [
-    "GOOD_ALPHA", "LABEL_CSV_COLUMNS", "MIN_GOLD_FOR_CORRECTION", "MIN_PAIRS",
+    "CROSS_VALIDATED", "GOOD_ALPHA", "IN_SAMPLE", "LABEL_CSV_COLUMNS",
+    "MIN_GOLD_FOR_CORRECTION", "MIN_PAIRS",
     "SAMPLE_RUN_KIND", "TENTATIVE_ALPHA", "VERDICT_MEANING", "Agreement", "GoldSampleInfo",
     "ImportResult", "LabelError", "SlopeEstimate", "TrendComparison", "agreement_note",
     "agreement_per_score", "agreement_table", "allocate", "alpha_verdict", "coding_queue",

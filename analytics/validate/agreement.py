@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analytics.core.topics import Topic
+from analytics.store.calibrations import adopted_figures
 from analytics.store.models import Analysis
 from analytics.validate.labels import labels_frame
 from analytics.validate.metrics import Agreement, alpha_verdict, compare, krippendorff_alpha
@@ -34,19 +35,21 @@ def human_consensus(labels: pd.DataFrame) -> pd.DataFrame:
 
 def machine_scores(session: Session, topic: Topic, document_ids: Sequence[int]) -> pd.DataFrame:
     """Latest successful analysis per document, backend and model; one row per score."""
-    columns = ["document_id", "backend", "model", "score", "machine"]
+    columns = ["document_id", "backend", "model", "scorer_version", "score", "machine"]
     if not len(document_ids):
         return pd.DataFrame(columns=columns)
     rows = session.execute(
         select(Analysis.id, Analysis.document_id, Analysis.backend, Analysis.model,
-               Analysis.scores)
+               Analysis.scorer_version, Analysis.scores)
         .where(Analysis.topic == topic.name, Analysis.status == "ok",
                Analysis.document_id.in_([int(i) for i in document_ids]))).all()
-    frame = pd.DataFrame(rows, columns=["id", "document_id", "backend", "model", "scores"])
+    frame = pd.DataFrame(rows, columns=["id", "document_id", "backend", "model",
+                                        "scorer_version", "scores"])
     if frame.empty:
         return pd.DataFrame(columns=columns)
     frame = frame.sort_values("id").groupby(["document_id", "backend", "model"]).tail(1)
-    long = [{"document_id": r.document_id, "backend": r.backend, "model": r.model, "score": key,
+    long = [{"document_id": r.document_id, "backend": r.backend, "model": r.model,
+             "scorer_version": r.scorer_version or "", "score": key,
              "machine": (r.scores or {}).get(key)} for r in frame.itertuples()
             for key in topic.score_keys]
     out = pd.DataFrame(long, columns=columns)
@@ -61,14 +64,33 @@ def paired_ratings(session: Session, topic: Topic) -> pd.DataFrame:
     return consensus.merge(machine, on=["document_id", "score"], how="inner")
 
 
+IN_SAMPLE = "these labels"
+CROSS_VALIDATED = "cross-validated at adoption (the calibration was fitted on these labels)"
+
+
 def agreement_table(session: Session, topic: Topic) -> pd.DataFrame:
-    """One row per score and backend/model: alpha, verdict, MAE, Spearman, bias, addressed."""
+    """One row per score and backend/model: alpha (with its interval where known), verdict,
+    MAE, Spearman, bias, addressed, and ``alpha_basis``: what alpha was measured on.
+
+    A score whose machine values come from an adopted calibration was fitted on these very
+    labels, so agreement on them flatters it: its alpha and MAE are the K-fold figures
+    measured when it was adopted (stored with the adopting run)."""
     pairs = paired_ratings(session, topic)
+    calibrated = adopted_figures(session, topic.name)
     rows = []
     for (key, backend, model), group in pairs.groupby(["score", "backend", "model"], sort=False):
-        stats_ = compare(group["machine"], group["human"])
-        rows.append({"score": key, "backend": backend, "model": model, **stats_.as_dict()})
-    columns = ["score", "backend", "model", *Agreement(0, 0, *[np.nan] * 6).as_dict()]
+        row = {"score": key, "backend": backend, "model": model,
+               **compare(group["machine"], group["human"]).as_dict(),
+               "alpha_low": np.nan, "alpha_high": np.nan, "alpha_basis": IN_SAMPLE}
+        figures = calibrated.get(key)
+        if figures and group["scorer_version"].str.contains("+cal-", regex=False).all():
+            alpha, mae = figures["alpha_calibrated"], figures["mae_calibrated"]
+            row.update(alpha=alpha["value"], alpha_low=alpha["low"], alpha_high=alpha["high"],
+                       mae=mae["value"], alpha_basis=CROSS_VALIDATED,
+                       verdict=alpha_verdict(alpha["value"], row["pairs"]))
+        rows.append(row)
+    columns = ["score", "backend", "model", *Agreement(0, 0, *[np.nan] * 6).as_dict(),
+               "alpha_low", "alpha_high", "alpha_basis"]
     table = pd.DataFrame(rows, columns=columns)
     order = {k: i for i, k in enumerate(topic.score_keys)}
     return table.sort_values("score", key=lambda s: s.map(order), kind="stable").reset_index(

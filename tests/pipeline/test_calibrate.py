@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from analytics import validate as v
 from analytics.core.topics import load_topic
+from analytics.report.headlines import headline_evidence
+from analytics.store import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,6 +116,21 @@ def test_adopt_changes_scorer_version_and_rescores(tiny):
              if before[d].get("sentiment") is not None]
     assert np.corrcoef(np.array(moved).T)[0, 1] < -0.5
     assert agreement.loc["sentiment", "alpha"] > 0.5
+    # fitted on these labels: the honest alpha is the K-fold one measured at adoption, not
+    # agreement on the same labels (which flatters it)
+    with session_scope() as session:
+        run = session.get(Run, report.run_id)
+        cv_alpha = run.counts["scores"]["sentiment"]["alpha_calibrated"]
+        in_sample = compare_on_same_labels(session, topic)
+        evidence = headline_evidence(session, topic)["sentiment"]
+    assert agreement.loc["sentiment", "alpha_basis"] == v.CROSS_VALIDATED
+    assert agreement.loc["sentiment", "alpha"] == pytest.approx(cv_alpha["value"])
+    assert agreement.loc["sentiment", "alpha_low"] == pytest.approx(cv_alpha["low"])
+    assert in_sample > cv_alpha["value"]  # what it would have claimed
+    assert evidence.cross_validated and evidence.alpha == pytest.approx(cv_alpha["value"])
+    assert "cross-validated" in evidence.sentence()
+    others = agreement.drop(index="sentiment")["alpha_basis"]  # scores not calibrated
+    assert (others == v.IN_SAMPLE).all()
     # re-running the scorer finds nothing pending (cached), the same key again (content)
     assert score_topic(topic).scored == 0
     again = calibrate_topic(topic, scores=["sentiment"])
@@ -179,6 +196,12 @@ def test_validation_page_calibrate_and_adopt(tiny):
         latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
                                 .limit(1))
     assert "+cal-" in latest
+    # the Agreement tab now reports the calibrated score's cross-validated alpha, and says so
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    agreement = next(d.value for d in app.dataframe if "alpha_basis" in d.value.columns)
+    assert v.CROSS_VALIDATED in set(agreement["alpha_basis"])
+    assert any("fitted on these same labels" in c.value for c in app.caption)
 
 
 def test_viewer_cannot_calibrate(tiny, monkeypatch):
@@ -191,3 +214,10 @@ def test_viewer_cannot_calibrate(tiny, monkeypatch):
     app = AppTest.from_file(str(ROOT / "pages" / "validation.py"), default_timeout=60).run()
     assert not app.exception, [e.value for e in app.exception]
     assert next(b for b in app.button if b.label == "Calibrate").disabled
+
+
+def compare_on_same_labels(session, topic) -> float:
+    """Alpha of the latest (calibrated) sentiment values on the labels it was fitted on."""
+    pairs = v.paired_ratings(session, topic)
+    part = pairs[pairs["score"] == "sentiment"]
+    return v.compare(part["machine"], part["human"]).alpha
