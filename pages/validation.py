@@ -187,21 +187,39 @@ with calibrate_tab:
         f"A score needs at least {config.calibration_min_labels} coded documents that the "
         "scorer also rated.")
     adopted_now = loaders.adopted_calibrations(topic)
+    report_key = f"calibration_report_{topic.name}"
+    labels_by_key = {s.key: s.label for s in topic.scores}
     if not adopted_now.empty:
         st.markdown("**Adopted now** (figures: cross-validated when it was adopted)")
         st.dataframe(adopted_now.assign(score=adopted_now["score"].map(
-            lambda k: topic.score_labels.get(k, k))), hide_index=True, width="stretch",
+            lambda k: labels_by_key.get(k, k))), hide_index=True, width="stretch",
             key="adopted_calibrations")
-    report_key = f"calibration_report_{topic.name}"
+        with st.popover("Withdraw a calibration", disabled=not auth.can("analyst")):
+            chosen = st.multiselect("Scores", list(adopted_now["score"]),
+                                    format_func=lambda k: labels_by_key.get(k, k),
+                                    key="withdraw_scores")
+            st.caption("The offline scorer reports these scores uncalibrated again; their "
+                       "earlier analyses become current (nothing is scored twice).")
+            if st.button("Withdraw", key="withdraw_calibration", disabled=not chosen):
+                withdrawn = actions.withdraw_calibration(topic, chosen)
+                if withdrawn is not None:
+                    st.session_state[report_key] = withdrawn
+                    st.rerun()
     if st.button("Calibrate", key="calibrate", disabled=not auth.can("analyst"),
                  help="Measures a calibration of every score; nothing changes until you adopt."):
         measured = actions.calibrate(topic)
         if measured is not None:
             st.session_state[report_key] = measured
     report = st.session_state.get(report_key)
-    if report is not None:
-        labels_by_key = {s.key: s.label for s in topic.scores}
-        st.caption(f"Calibration run {report.run_id} · current scorer {report.scorer_before}")
+    if report is not None and report.withdrawn:
+        withdrawn = ", ".join(labels_by_key.get(k, k) for k in sorted(report.withdrawn))
+        st.success(f"Withdrew the calibration of {withdrawn}. Scorer version now "
+                   f"{report.scorer_after}; the uncalibrated analyses are being made current "
+                   "in the background (progress on the Sources page).")
+    elif report is not None:
+        st.caption(f"Calibration run {report.run_id} · scorer {report.scorer_before} · "
+                   "“current” is the scorer without calibration (an adopted calibration was "
+                   "fitted on these labels, so it cannot be its own yardstick)")
         table = report.table()
         table["score"] = table["score"].map(lambda k: labels_by_key.get(k, k))
         st.dataframe(table.rename(columns=CALIBRATION_COLUMNS), hide_index=True,
@@ -213,7 +231,7 @@ with calibrate_tab:
             elif result.beats:
                 st.success(f"**{name}**: the calibration {result.decision}.")
             else:
-                st.info(f"**{name}**: calibration {result.decision}; the current scorer stays.")
+                st.info(f"**{name}**: calibration {result.decision}.")
         if report.adopted:
             adopted = ", ".join(labels_by_key.get(k, k) for k in sorted(report.adopted))
             st.success(f"Adopted {adopted}. Scorer version now "
@@ -222,8 +240,9 @@ with calibrate_tab:
         elif report.proposable:
             proposed = ", ".join(labels_by_key.get(k, k) for k in report.proposable)
             if st.button(f"Adopt ({proposed})", type="primary",
-                         key="adopt_calibration", disabled=not auth.can("analyst")):
-                adopted = actions.calibrate(topic, adopt=True)
+                         key="adopt_calibration", disabled=not auth.can("analyst"),
+                         help="Adopts exactly the calibration measured above."):
+                adopted = actions.adopt_calibration(topic, report)
                 if adopted is not None:
                     st.session_state[report_key] = adopted
                     st.rerun()

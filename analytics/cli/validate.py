@@ -1,5 +1,5 @@
-"""``validate sample|agreement|corrected-trend|calibrate``: human gold labels and what they
-show, and calibration of the offline scorer from them."""
+"""``validate sample|agreement|corrected-trend|calibrate|withdraw``: human gold labels and
+what they show, and calibration of the offline scorer from them."""
 
 from __future__ import annotations
 
@@ -140,3 +140,32 @@ def calibrate(topic: str = typer.Option(None, help="Topic name."),
         console.print("Nothing adopted: no calibration beat the current scorer.")
     elif report.proposable:
         console.print(f"{sorted(report.proposable)} would improve; adopt with --adopt.")
+
+
+@app.command("withdraw")
+@handle_errors
+def withdraw(topic: str = typer.Option(None, help="Topic name."),
+             score: list[str] = typer.Option(None, "--score",  # noqa: B008
+                                             help="Score key (repeatable; default: every "
+                                             "adopted calibration)."),
+             rescore: bool = typer.Option(True, help="Re-score now (cached: the uncalibrated "
+                                          "analyses become current again); --no-rescore "
+                                          "leaves it to `python -m analytics score`.")):
+    """Withdraw an adopted calibration: the offline scorer reports uncalibrated values again."""
+    from analytics.cli.common import Bars
+    from analytics.pipeline.calibrate import withdraw_calibrations
+
+    bars = Bars()
+    try:
+        report = withdraw_calibrations(topic_or_exit(topic), scores=score or None,
+                                       rescore=rescore, progress=bars)
+    finally:
+        bars.close()
+    console.print(f"Withdrew {sorted(report.withdrawn)} (run {report.run_id}); scorer version "
+                  f"now {report.scorer_after}.")
+    if report.rescored is not None:
+        r = report.rescored
+        console.print(f"Re-scored: {r.reinstated} uncalibrated analyses current again, "
+                      f"{r.scored} scored, {r.cached} from cache, {r.failed} failed.")
+    else:
+        console.print("Re-score with `python -m analytics score` (cached, resumable).")

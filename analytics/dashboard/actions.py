@@ -149,32 +149,59 @@ def import_labels(topic: Topic, raw: bytes, annotator: str | None) -> bool:
     return True
 
 
-def calibrate(topic: Topic, adopt: bool = False) -> Any | None:
-    """Measure (``adopt``: adopt) a calibration of each score from the gold labels (analyst
-    or above). Adopting re-scores the topic in the background (cached, resumable)."""
+def calibrate(topic: Topic) -> Any | None:
+    """Measure a calibration of each score from the gold labels (analyst or above); nothing
+    changes until the analyst adopts what is shown."""
     from analytics.pipeline.calibrate import calibrate_topic
-    from analytics.pipeline.sources import start_scoring as start
+
+    if not auth.require("analyst", "Calibration"):
+        return None
+    settings = get_settings()
+    return run_with_status(
+        "Calibrating…",
+        lambda progress: calibrate_topic(topic, rescore=False, settings=settings,
+                                         progress=progress),
+        lambda report: "Calibration measured")
+
+
+def adopt_calibration(topic: Topic, measured: Any) -> Any | None:
+    """Adopt exactly the calibrations the shown measurement found better (no re-fit); the
+    topic is re-scored in the background (cached, resumable)."""
+    from analytics.pipeline.calibrate import adopt_measured
+
+    return _recalibrate(topic, "Adopting the calibration…", lambda settings: adopt_measured(
+        topic, measured, rescore=False, settings=settings))
+
+
+def withdraw_calibration(topic: Topic, scores: list[str]) -> Any | None:
+    """Withdraw adopted calibrations; the re-score makes the uncalibrated analyses current."""
+    from analytics.pipeline.calibrate import withdraw_calibrations
+
+    return _recalibrate(topic, "Withdrawing the calibration…", lambda settings:
+                        withdraw_calibrations(topic, scores, rescore=False, settings=settings))
+
+
+def _recalibrate(topic: Topic, label: str, change) -> Any | None:
+    from analytics.pipeline.sources import start_scoring
 
     if not auth.require("analyst", "Calibration"):
         return None
     settings = get_settings()
 
     def work(progress: ProgressCallback):
-        report = calibrate_topic(topic, adopt=adopt, rescore=False, settings=settings,
-                                 progress=progress)
-        if report.adopted:
-            start(topic, settings)
+        report = change(settings)
+        if report.adopted or report.withdrawn:
+            start_scoring(topic, settings)
         return report
 
     def done(report) -> str:
-        if not adopt:
-            return "Calibration measured"
-        if report.adopted:
-            return f"Adopted {', '.join(sorted(report.adopted))}; re-scoring in the background"
-        return "Nothing adopted"
+        changed = sorted(report.adopted or report.withdrawn)
+        verb = "Adopted" if report.adopted else "Withdrew"
+        if not changed:
+            return "Nothing changed"
+        return f"{verb} {', '.join(changed)}; re-scoring in the background"
 
-    return run_with_status("Adopting the calibration…" if adopt else "Calibrating…", work,
-                           done)
+    return run_with_status(label, work, done)
 
 
 def add_event(topic: Topic, day, label: str, author: str) -> bool:

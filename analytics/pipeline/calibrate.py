@@ -1,20 +1,21 @@
-"""Calibration from the analysts' own coding, end to end (``validate calibrate`` and the
-Validation page's Calibrate / Adopt buttons).
+"""Calibration from the analysts' own coding, end to end (``validate calibrate`` /
+``validate withdraw`` and the Validation page's Calibrate / Adopt / Withdraw buttons).
 
 1. The gold labels (human consensus per document and score) of the topic.
 2. The offline scorer reads those documents again and returns, per score, its uncalibrated
-   value and the features a calibration reads (``OfflineBackend.score_with_features``); the
-   *current* value is that value after the calibration adopted now, if any.
+   value and the features a calibration reads (``OfflineBackend.score_with_features``).
 3. Per score ``analytics.validate.calibration.calibrate_score``: refusals (too few labels, one
-   class only), K-fold cross-validated alpha and MAE of current vs calibrated with bootstrap
-   intervals, and the decision rule.
-4. ``adopt``: every calibration that beats the current scorer is saved as a content-keyed
-   artefact (``analytics.store.calibrations``) and named in this run's record; the scorer's
-   version (and the analyses' cache key) changes, and the topic is re-scored through the
-   normal scoring pipeline (cached, resumable; ``rescore=False`` leaves that to the caller,
-   e.g. a background job on the page).
+   class only), K-fold cross-validated alpha and MAE of the uncalibrated scorer vs the
+   calibration with bootstrap intervals, and the decision rule. A calibration adopted now is
+   not the yardstick: it was fitted on these labels, so its agreement with them flatters it.
+4. ``adopt_measured``: every calibration the measurement found better is saved as a
+   content-keyed artefact (``analytics.store.calibrations``) and named in an adopting run;
+   the scorer's version (and the analyses' cache key) changes, and the topic is re-scored
+   through the normal scoring pipeline (cached, resumable; ``rescore=False`` leaves that to
+   the caller, e.g. a background job on the page). ``withdraw_calibrations`` records an
+   adopting run that names none, and the re-score makes the uncalibrated analyses current.
 
-Every call is one ``runs`` row of kind ``calibrate`` with the before/after figures per score.
+Every measurement, adoption and withdrawal is one ``runs`` row of kind ``calibrate``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
 from analytics.score.pipeline import ScoreRunResult, load_prepared, score_topic, scoring_backend
 from analytics.store import session_scope
-from analytics.store.calibrations import RUN_KIND, save_calibration
+from analytics.store.calibrations import RUN_KIND, adopted_keys, save_calibration
 from analytics.store.runs import recorded_run
 from analytics.validate.agreement import human_consensus
 from analytics.validate.calibration import CalibrationResult, calibrate_score
@@ -46,6 +47,7 @@ class CalibrationReport:
     scorer_before: str
     results: list[CalibrationResult] = field(default_factory=list)
     adopted: dict[str, str] = field(default_factory=dict)  # score -> artefact key
+    withdrawn: dict[str, str] = field(default_factory=dict)  # score -> withdrawn key
     scorer_after: str | None = None
     rescored: ScoreRunResult | None = None
 
@@ -67,68 +69,151 @@ def calibrate_topic(topic: Topic, *, scores: list[str] | None = None, adopt: boo
                     rescore: bool = True, settings: Settings | None = None,
                     database_url: str | None = None,
                     progress: ProgressCallback | None = None) -> CalibrationReport:
-    """Measure (and with ``adopt`` adopt) a calibration of each chosen score."""
+    """Measure a calibration of each chosen score (one ``calibrate`` run) and, with
+    ``adopt``, adopt those that beat the scorer (``adopt_measured``)."""
     settings = settings or get_settings()
     database_url = database_url or settings.database_url
+    backend = _offline_backend(topic, settings, database_url)
+    chosen = _chosen_scores(topic, scores)
     config = settings.validation
-    if settings.score.backend != "offline":
-        raise CalibrationUnavailable(
-            f"Calibration applies to the offline scorer; this installation scores with "
-            f"'{settings.score.backend}'. Measure that backend's agreement on the Validation "
-            "page instead.")
-    chosen = scores or topic.score_keys
-    unknown = [s for s in chosen if s not in topic.score_keys]
-    if unknown:
-        raise CalibrationUnavailable(f"Unknown score(s) {unknown} for topic '{topic.name}'; "
-                                     f"expected some of {topic.score_keys}.")
-    backend = scoring_backend(settings, topic, "offline", database_url)
     before = backend.scorer_version(topic)
-    parameters = {"adopt": adopt, "scores": chosen, "scorer": before,
+    parameters = {"adopt": False, "scores": chosen, "scorer": before,
                   "min_labels": config.calibration_min_labels,
                   "folds": config.calibration_folds, "bootstrap": config.calibration_bootstrap,
                   "seed": config.calibration_seed}
     with recorded_run(RUN_KIND, topic.name, "offline", parameters,
                       database_url=database_url) as run:
         report = CalibrationReport(run_id=run.id, scorer_before=before)
-        with session_scope(database_url) as session:
-            consensus = human_consensus(labels_frame(session, topic.name))
-            consensus = consensus[consensus["score"].isin(chosen)
-                                  & consensus["human_addressed"]]
-            ids = sorted(int(i) for i in consensus["document_id"].unique())
-            prepared = [doc for first in range(0, len(ids), 256)
-                        for doc in load_prepared(session, ids[first:first + 256], settings)]
-        values, features = _read(backend, topic, prepared)
-        active = backend.calibrations(topic)
-        definitions = {d.key: d for d in topic.scores}
-        for key in chosen:
-            part = consensus[consensus["score"] == key].set_index("document_id")["human"]
-            doc_ids = np.array([d.document_id for d in prepared], int)
-            human = part.reindex(doc_ids).to_numpy(dtype=float)
-            base = values[key]
-            width = next((f.shape[0] for f in features[key] if f is not None), 1)
-            x = np.vstack([f if f is not None else np.full(width, np.nan)
-                           for f in features[key]]) if len(doc_ids) else np.zeros((0, width))
-            current = base if key not in active else np.where(
-                np.isnan(base), np.nan, active[key].predict(base, x))
-            report.results.append(calibrate_score(
-                key, doc_ids, human, current, x, base=base, topic=topic.name,
-                base_scorer=backend.base_version(topic),
-                feature_set=backend.feature_set(definitions[key]),
-                min_labels=config.calibration_min_labels, folds=config.calibration_folds,
-                draws=config.calibration_bootstrap, seed=config.calibration_seed))
-            if key in active and not report.results[-1].refused:
-                report.results[-1].decision += (
-                    " (the current values come from the adopted calibration, fitted on these "
-                    "same labels: its figures are optimistic)")
-        if adopt:
-            for result in report.results:
-                if result.beats and result.calibration is not None:
-                    report.adopted[result.score] = save_calibration(result.calibration, settings)
+        report.results = _measure(topic, chosen, backend, settings, database_url)
         run.counts = {"scores": {r.score: r.counts() for r in report.results},
-                      "adopted": report.adopted, "scorer_before": before}
-        if adopt and not report.adopted:
+                      "adopted": {}, "scorer_before": before}
+    if adopt:
+        return adopt_measured(topic, report, rescore=rescore, settings=settings,
+                              database_url=database_url, progress=progress)
+    return report
+
+
+def adopt_measured(topic: Topic, report: CalibrationReport, *, rescore: bool = True,
+                   settings: Settings | None = None, database_url: str | None = None,
+                   progress: ProgressCallback | None = None) -> CalibrationReport:
+    """Adopt the calibrations a measurement found better (exactly those shown to the
+    analyst, not a re-fit): save each artefact, record an adopting run naming the measuring
+    run and the figures, then re-score (``rescore``) so the scorer version changes."""
+    settings = settings or get_settings()
+    database_url = database_url or settings.database_url
+    chosen = [r for r in report.results if r.beats and r.calibration is not None]
+    parameters = {"adopt": True, "measured_in_run": report.run_id,
+                  "scores": [r.score for r in chosen], "scorer": report.scorer_before}
+    with recorded_run(RUN_KIND, topic.name, "offline", parameters,
+                      database_url=database_url) as run:
+        report.adopted = {r.score: save_calibration(r.calibration, settings) for r in chosen}
+        run.counts = {"scores": {r.score: r.counts() for r in chosen},
+                      "adopted": report.adopted, "scorer_before": report.scorer_before}
+        if not report.adopted:
             run.note = "nothing adopted: no calibration beat the current scorer"
-    if report.adopted:
+    return _rescore(topic, report, rescore, settings, database_url, progress)
+
+
+def withdraw_calibrations(topic: Topic, scores: list[str] | None = None, *,
+                          rescore: bool = True, settings: Settings | None = None,
+                          database_url: str | None = None,
+                          progress: ProgressCallback | None = None) -> CalibrationReport:
+    """Withdraw the adopted calibration of each chosen score (default: every adopted one):
+    an adopting run that names no calibration for it, then a re-score, which makes the
+    uncalibrated analyses current again (cached: nothing is computed twice)."""
+    settings = settings or get_settings()
+    database_url = database_url or settings.database_url
+    backend = _offline_backend(topic, settings, database_url)
+    with session_scope(database_url) as session:
+        adopted = adopted_keys(session, topic.name)
+    chosen = _chosen_scores(topic, scores or sorted(adopted))
+    missing = [s for s in chosen if s not in adopted]
+    if missing or not chosen:
+        raise CalibrationUnavailable(
+            f"No adopted calibration to withdraw for {missing or 'any score'} of topic "
+            f"'{topic.name}'" + (f"; adopted now: {sorted(adopted)}." if adopted else "."))
+    before = backend.scorer_version(topic)
+    parameters = {"adopt": True, "withdraw": chosen, "scorer": before}
+    with recorded_run(RUN_KIND, topic.name, "offline", parameters,
+                      database_url=database_url) as run:
+        report = CalibrationReport(run_id=run.id, scorer_before=before,
+                                   withdrawn={s: adopted[s] for s in chosen})
+        run.counts = {"adopted": dict.fromkeys(chosen), "withdrawn": report.withdrawn,
+                      "scorer_before": before}
+    return _rescore(topic, report, rescore, settings, database_url, progress)
+
+
+def _offline_backend(topic: Topic, settings: Settings, database_url: str):
+    if settings.score.backend != "offline":
+        raise CalibrationUnavailable(
+            f"Calibration applies to the offline scorer; this installation scores with "
+            f"'{settings.score.backend}'. Measure that backend's agreement on the Validation "
+            "page instead.")
+    return scoring_backend(settings, topic, "offline", database_url)
+
+
+def _chosen_scores(topic: Topic, scores: list[str] | None) -> list[str]:
+    chosen = scores or topic.score_keys
+    unknown = [s for s in chosen if s not in topic.score_keys]
+    if unknown:
+        raise CalibrationUnavailable(f"Unknown score(s) {unknown} for topic '{topic.name}'; "
+                                     f"expected some of {topic.score_keys}.")
+    return chosen
+
+
+def _measure(topic: Topic, chosen: list[str], backend, settings: Settings,
+             database_url: str) -> list[CalibrationResult]:
+    """Per score: K-fold calibration against the uncalibrated scorer. An adopted calibration
+    was fitted on these same labels, so its agreement with them is no yardstick; both arms
+    are measured out of sample against the scorer without calibration."""
+    config = settings.validation
+    with session_scope(database_url) as session:
+        consensus = human_consensus(labels_frame(session, topic.name))
+        consensus = consensus[consensus["score"].isin(chosen) & consensus["human_addressed"]]
+        ids = sorted(int(i) for i in consensus["document_id"].unique())
+        prepared = [doc for first in range(0, len(ids), 256)
+                    for doc in load_prepared(session, ids[first:first + 256], settings)]
+    values, features = _read(backend, topic, prepared)
+    active = backend.calibrations(topic)
+    definitions = {d.key: d for d in topic.scores}
+    doc_ids = np.array([d.document_id for d in prepared], int)
+    results = []
+    for key in chosen:
+        part = consensus[consensus["score"] == key].set_index("document_id")["human"]
+        human = part.reindex(doc_ids).to_numpy(dtype=float)
+        width = next((f.shape[0] for f in features[key] if f is not None), 1)
+        x = np.vstack([f if f is not None else np.full(width, np.nan)
+                       for f in features[key]]) if len(doc_ids) else np.zeros((0, width))
+        result = calibrate_score(
+            key, doc_ids, human, values[key], x, topic=topic.name,
+            base_scorer=backend.base_version(topic),
+            feature_set=backend.feature_set(definitions[key]),
+            min_labels=config.calibration_min_labels, folds=config.calibration_folds,
+            draws=config.calibration_bootstrap, seed=config.calibration_seed)
+        if key in active:
+            _against_adopted(result, active[key])
+        results.append(result)
+    return results
+
+
+def _against_adopted(result: CalibrationResult, adopted) -> None:
+    """Say how a measurement relates to the calibration adopted now for its score."""
+    fitted_on = adopted.record.get("labels", "?")
+    if result.calibration is not None and result.calibration.content_key() == adopted.key:
+        result.beats = False
+        result.decision = ("adopted now: the same labels give the same calibration; these are "
+                           "its cross-validated figures against the uncalibrated scorer")
+    elif result.beats:
+        result.decision += (f" (against the uncalibrated scorer; adopting replaces the "
+                            f"calibration adopted now, fitted on {fitted_on} labels)")
+    elif not result.refused:
+        result.decision += (f"; the calibration adopted now (fitted on {fitted_on} labels) no "
+                            "longer earns its place: consider withdrawing it")
+
+
+def _rescore(topic: Topic, report: CalibrationReport, rescore: bool, settings: Settings,
+             database_url: str, progress: ProgressCallback | None) -> CalibrationReport:
+    if report.adopted or report.withdrawn:
         backend = scoring_backend(settings, topic, "offline", database_url)
         report.scorer_after = backend.scorer_version(topic)
         if rescore:

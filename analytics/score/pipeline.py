@@ -29,7 +29,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from analytics import __version__
@@ -77,10 +78,12 @@ class ScoreRunResult:
     done: int = 0  # documents handled so far (stored, cached, failed or deferred)
     docs_per_s: float | None = None
     eta_s: float | None = None  # seconds left at that rate
+    reinstated: int = 0  # documents whose analysis under this configuration is current again
 
     def counts(self) -> dict:
         return {
             "scored": self.scored, "cached": self.cached, "failed": self.failed,
+            "reinstated": self.reinstated,
             "deferred": self.deferred, "skipped_duplicates": self.skipped_duplicates,
             "calls": self.calls, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
             "cost_usd": round(self.cost_usd, 6), "possibly_billed": self.possibly_billed,
@@ -154,15 +157,41 @@ def scorer_version(backend: ScoringBackend, topic: Topic) -> str:
     return (describe(topic) if describe else backend.model)[:128]
 
 
-def _copy_cached(doc: PreparedDocument, cached: Analysis, run_id: int) -> Analysis:
+def _copy_cached(document_id: int, cached: Analysis, run_id: int) -> Analysis:
     return Analysis(
-        document_id=doc.document_id, topic=cached.topic, backend=cached.backend,
+        document_id=document_id, topic=cached.topic, backend=cached.backend,
         model=cached.model, prompt_hash=cached.prompt_hash, content_hash=cached.content_hash,
         status="ok", on_topic=cached.on_topic, summary=cached.summary, scores=cached.scores,
         rationale=cached.rationale, evidence=cached.evidence, temperature=cached.temperature,
         seed=cached.seed, tokens_in=0, tokens_out=0, cost_usd=0.0, latency_s=0.0,
         software_version=__version__, scorer_version=cached.scorer_version, run_id=run_id,
     )
+
+
+def _reinstate(session: Session, topic: str, model: str, prompt_hash: str) -> int:
+    """Documents scored under this configuration before whose newest analysis is another
+    configuration's (e.g. a calibration adopted, then withdrawn): their analysis under this
+    one is moved to a new, newest id, unchanged otherwise (run, time, cost), so the pages
+    read it again; the number moved. Without this the pending query (an analysis of this
+    configuration exists) would leave the other configuration's values current."""
+    newest = (select(Analysis.document_id, func.max(Analysis.id).label("id"))
+              .where(Analysis.topic == topic, Analysis.model == model, Analysis.status == "ok")
+              .group_by(Analysis.document_id).subquery())
+    stale = (select(newest.c.document_id).join(Analysis, Analysis.id == newest.c.id)
+             .where(Analysis.prompt_hash != prompt_hash))
+    rows = list(session.scalars(select(Analysis).where(
+        Analysis.topic == topic, Analysis.model == model, Analysis.prompt_hash == prompt_hash,
+        Analysis.status == "ok", Analysis.document_id.in_(stale))))
+    columns = [c.key for c in Analysis.__table__.columns if c.key != "id"]
+    moved = [Analysis(**{c: getattr(row, c) for c in columns}) for row in rows]
+    try:
+        with session.begin_nested():  # unique per document and configuration: delete first
+            session.execute(delete(Analysis).where(Analysis.id.in_([r.id for r in rows])),
+                            execution_options={"synchronize_session": False})
+            session.add_all(moved)
+    except IntegrityError:  # another run, starting at the same moment, moved them
+        return 0
+    return len(moved)
 
 
 def _store_chunks(session: Session, docs: list[PreparedDocument]) -> None:
@@ -202,7 +231,7 @@ def _load_fresh(ids: list[int], backend: ScoringBackend, prompt_hash: str, setti
         if retry_failed:
             _drop_failed(session, [d.document_id for d in hits], backend.model, prompt_hash)
         for doc in hits:
-            session.add(_copy_cached(doc, cache[doc.scoring_hash], result.run_id))
+            session.add(_copy_cached(doc.document_id, cache[doc.scoring_hash], result.run_id))
             result.cached += 1
         release_claims(session, result.run_id, [*done, *(d.document_id for d in hits)])
     return [d for d in prepared if d.scoring_hash not in cache]
@@ -498,6 +527,8 @@ def score_topic(topic: Topic, *, settings: Settings | None = None, backend_name:
     with recorded_run("score", topic.name, backend.name, parameters,
                       database_url=database_url) as run:
         result = ScoreRunResult(run_id=run.id, total=total)
+        with session_scope(database_url) as session:
+            result.reinstated = _reinstate(session, topic.name, backend.model, prompt_hash)
         meter = ProgressMeter(None, "score", total=total, unit="doc")
         claimer = Claimer(database_url, run.id, topic, backend.model, prompt_hash, limit=limit,
                           among=among, retry_failed=retry_failed)

@@ -250,25 +250,21 @@ def labels_digest(document_ids: np.ndarray, human: np.ndarray) -> str:
 
 def calibrate_score(score: str, document_ids: np.ndarray, human: np.ndarray,
                     current: np.ndarray, features: np.ndarray, *, topic: str,
-                    base_scorer: str, feature_set: str, base: np.ndarray | None = None,
+                    base_scorer: str, feature_set: str,
                     min_labels: int = 100, folds: int = FOLDS, draws: int = BOOTSTRAP,
                     seed: int = 0, penalties: tuple[float, ...] = PENALTY_GRID
                     ) -> CalibrationResult:
     """Cross-validate a calibration of one score against its gold labels and decide.
 
-    ``current`` is what the scorer reports now (what the calibration must beat); ``base``
-    (default: ``current``) the uncalibrated value the calibration reads, when the current
-    value is itself an earlier calibration's. Rows with a NaN human or current value are not
-    pairs (not addressed by one side). A user's situation raises nothing: a refusal is in
-    the result's ``refused``."""
+    ``current`` is the uncalibrated scorer's value: what the calibration reads and must
+    beat. Rows with a NaN human or current value are not pairs (not addressed by one side).
+    A user's situation raises nothing: a refusal is in the result's ``refused``."""
     human, current = np.asarray(human, float), np.asarray(current, float)
-    base = current if base is None else np.asarray(base, float)
     features = np.asarray(features, float)
     document_ids = np.asarray(document_ids)
-    usable = (~np.isnan(human) & ~np.isnan(current) & ~np.isnan(base)
-              & ~np.isnan(features).any(1))
-    document_ids, human, current, base, features = (
-        document_ids[usable], human[usable], current[usable], base[usable], features[usable])
+    usable = ~np.isnan(human) & ~np.isnan(current) & ~np.isnan(features).any(1)
+    document_ids, human, current, features = (
+        document_ids[usable], human[usable], current[usable], features[usable])
     result = CalibrationResult(score=score, labels=len(human))
     if len(human) < min_labels:
         result.refused = result.decision = (
@@ -284,9 +280,9 @@ def calibrate_score(score: str, document_ids: np.ndarray, human: np.ndarray,
     calibrated = np.full(len(human), np.nan)
     for k, held in enumerate(_folds(len(human), folds, rng)):
         train = np.setdiff1d(np.arange(len(human)), held)
-        fit = fit_calibration(base[train], features[train], human[train],
+        fit = fit_calibration(current[train], features[train], human[train],
                               penalties=penalties, folds=folds, seed=seed + 1 + k)
-        calibrated[held] = fit.predict(base[held], features[held])
+        calibrated[held] = fit.predict(current[held], features[held])
     result.figures = paired_bootstrap(human, current, calibrated, draws, seed)
     f = result.figures
     gain, change = f["alpha_gain"], f["mae_change"]
@@ -298,7 +294,7 @@ def calibrate_score(score: str, document_ids: np.ndarray, human: np.ndarray,
         why = ("alpha not higher" if gain.value <= 0 else "MAE not lower" if change.value >= 0
                else "the interval of the alpha gain includes 0")
         result.decision = f"not better ({why}): not adopted"
-    final = fit_calibration(base, features, human, penalties=penalties, folds=folds,
+    final = fit_calibration(current, features, human, penalties=penalties, folds=folds,
                             seed=seed)
     result.penalty = final.penalty
     if result.beats:

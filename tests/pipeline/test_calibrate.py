@@ -70,7 +70,12 @@ def test_refusals_and_not_better(tiny, monkeypatch):
         assert run.kind == "calibrate" and run.status == "ok"
         assert run.counts["scores"]["sentiment"]["alpha_current"]["value"] < 0
         assert run.counts["scores"]["sentiment"]["alpha_calibrated"]["value"] > 0.5
-        assert set(run.counts["adopted"]) == {"sentiment"}
+        assert run.counts["adopted"] == {}  # measuring; the adopting run is the next one
+        adopting = session.scalars(select(Run).where(Run.kind == "calibrate")
+                                   .order_by(Run.id.desc())).first()
+        assert adopting.parameters["measured_in_run"] == report.run_id
+        assert set(adopting.counts["adopted"]) == {"sentiment"}
+        assert set(adopting.counts["scores"]) == {"sentiment"}  # the adopted one's figures
     # the default minimum (100 labels) refuses on this small store, naming the count
     monkeypatch.setenv("ANALYTICS_VALIDATION_CALIBRATION_MIN_LABELS", "100")
     from analytics.core.settings import reset_settings_cache
@@ -133,10 +138,53 @@ def test_adopt_changes_scorer_version_and_rescores(tiny):
     assert (others == v.IN_SAMPLE).all()
     # re-running the scorer finds nothing pending (cached), the same key again (content)
     assert score_topic(topic).scored == 0
+    # measured again on the same labels: against the uncalibrated scorer (the adopted one
+    # was fitted on them), the same calibration, so nothing new to adopt
     again = calibrate_topic(topic, scores=["sentiment"])
-    assert "optimistic" in again.results[0].decision
+    assert again.results[0].figures["alpha_current"].value == pytest.approx(
+        cv_before := run.counts["scores"]["sentiment"]["alpha_current"]["value"], abs=1e-4)
+    assert cv_before < 0 and "adopted now" in again.results[0].decision
+    assert not again.proposable
     with session_scope() as session:
         assert session.scalar(select(func.count(Analysis.id))) == 2 * len(before)
+
+
+def test_withdraw_makes_the_uncalibrated_analyses_current_again(tiny):
+    from analytics.pipeline.calibrate import (
+        CalibrationUnavailable,
+        calibrate_topic,
+        withdraw_calibrations,
+    )
+    from analytics.store import Analysis, session_scope
+    from analytics.store.calibrations import adopted_keys
+
+    topic = load_topic("nato")
+    _code(topic, unity="none", article5="none")
+    with session_scope() as session:
+        before = _machine(session, topic)
+        rows = session.scalar(select(func.count(Analysis.id)))
+    with pytest.raises(CalibrationUnavailable, match="No adopted calibration"):
+        withdraw_calibrations(topic)
+    adopted = calibrate_topic(topic, scores=["sentiment"], adopt=True)
+    withdrawn = withdraw_calibrations(topic)
+    assert withdrawn.withdrawn == adopted.adopted
+    assert withdrawn.scorer_after == adopted.scorer_before  # the uncalibrated scorer again
+    assert withdrawn.rescored.reinstated == len(before) and withdrawn.rescored.scored == 0
+    with session_scope() as session:
+        assert adopted_keys(session, topic.name) == {}
+        assert _machine(session, topic) == before  # the newest analyses: uncalibrated
+        agreement = v.agreement_table(session, topic).set_index("score")
+        assert session.scalar(select(func.count(Analysis.id))) == 2 * rows  # moved, not copied
+    assert (agreement["alpha_basis"] == v.IN_SAMPLE).all()
+    assert agreement.loc["sentiment", "alpha"] < 0  # the biased scorer, honestly
+    # adopting it again computes nothing: the calibrated analyses come back from the cache
+    again = calibrate_topic(topic, scores=["sentiment"], adopt=True)
+    assert again.adopted == adopted.adopted
+    assert again.rescored.reinstated == len(before) and again.rescored.scored == 0
+    with session_scope() as session:
+        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                                .limit(1))
+    assert latest == adopted.scorer_after
 
 
 def test_cli_calibrate_end_to_end(tiny):
@@ -156,6 +204,12 @@ def test_cli_calibrate_end_to_end(tiny):
     assert "Adopted ['sentiment']" in result.output and "+cal-" in result.output
     result = runner.invoke(app, ["validate", "calibrate", "--score", "bogus"])
     assert result.exit_code != 0 and "Unknown score" in result.output
+    result = runner.invoke(app, ["validate", "withdraw", "--no-rescore"],
+                           env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    assert "Withdrew ['sentiment']" in result.output and "+cal-" not in result.output
+    result = runner.invoke(app, ["validate", "withdraw"])
+    assert result.exit_code != 0 and "No adopted calibration" in result.output
 
 
 def test_validation_page_calibrate_and_adopt(tiny):
@@ -176,7 +230,7 @@ def test_validation_page_calibrate_and_adopt(tiny):
     table = next(d.value for d in app.dataframe if "α calibrated [95%]" in d.value.columns)
     assert list(table["score"]) == [s.label for s in topic.scores] and (table["n labels"] >= 20).all()
     assert any("one class only" in w.value for w in app.warning)
-    assert any("current scorer stays" in i.value for i in app.info)
+    assert any("not adopted" in i.value for i in app.info)
     assert any("beats the current scorer" in s.value for s in app.success)
     adopt = next(b for b in app.button if b.label.startswith("Adopt"))
     assert adopt.label == f"Adopt ({topic.score('sentiment').label})"
@@ -202,6 +256,22 @@ def test_validation_page_calibrate_and_adopt(tiny):
     agreement = next(d.value for d in app.dataframe if "alpha_basis" in d.value.columns)
     assert v.CROSS_VALIDATED in set(agreement["alpha_basis"])
     assert any("fitted on these same labels" in c.value for c in app.caption)
+    # withdrawing it from the page: the uncalibrated analyses become current again
+    app.multiselect(key="withdraw_scores").set_value(["sentiment"]).run()
+    app.button(key="withdraw_calibration").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Withdrew the calibration" in s.value for s in app.success)
+    with session_scope() as session:
+        assert adopted_keys(session, topic.name) == {}
+    job = scoring_job(topic, get_settings())
+    deadline = time.time() + 300
+    while not job.done and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.ok, job.error
+    with session_scope() as session:
+        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                                .limit(1))
+    assert "+cal-" not in latest
 
 
 def test_viewer_cannot_calibrate(tiny, monkeypatch):
