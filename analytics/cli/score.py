@@ -69,11 +69,16 @@ def train_attitude(
     NewsMTSC and RUW; writes the weights and a record of data, split, seed, software and
     held-out figures. 4-10 minutes on 2 cores; no network."""
     import json
+    from importlib.util import find_spec
     from pathlib import Path
 
+    from analytics.core.errors import BadInput
     from analytics.score.attitude import ARTEFACT
     from analytics.score.attitude_train import find_shared_data, train
 
+    if find_spec("sklearn") is None:
+        raise BadInput("Training needs scikit-learn (the scorer itself does not): "
+                       "pip install -r requirements-dev.txt, or pip install -e '.[train]'.")
     folder = Path(data) if data else find_shared_data()
     target = Path(out) if out else ARTEFACT
     record = train(folder, target, seed=seed, threads=threads, limit=limit,

@@ -84,6 +84,22 @@ def test_packaged_artefact_is_small_and_recorded():
     assert model.version.startswith("attitude-") and model.sha256[:8] in model.version
 
 
+def test_scoring_needs_no_training_dependency():
+    """scikit-learn is a training-only dependency: scoring with the specific (n-gram) heads
+    must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from analytics.score.attitude import AttitudeModel, AttitudeTarget; "
+            "m = AttitudeModel(); h = m.specific_head(AttitudeTarget('Russia')); "
+            "p = m.lexical_probabilities('Russia shelled the city again.', h); "
+            "assert abs(p.sum() - 1) < 1e-5; "
+            "print(sorted(k for k in sys.modules if k.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_backend_reads_attitude_toward_the_named_target(settings):
     backend = OfflineBackend(settings)
     docs = [
