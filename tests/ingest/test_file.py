@@ -58,6 +58,19 @@ def test_document_files_with_a_column_mapping(settings, topic, tmp_path, suffix)
         ("a", "One", "news"), ("b", "Two", "news")]
 
 
+def test_same_named_columns_need_no_mapping(settings, topic, tmp_path):
+    path = tmp_path / "plain.csv"
+    pd.DataFrame({"id": ["p1"], "date": ["2026-03-01"], "text": ["NATO allies met."],
+                  "title": ["Met"], "body": ["ignored"]}).to_csv(path, index=False)
+    result = run_provider("file", topic, settings=settings, options={"path": str(path)})
+    assert result.counts["new"] == 1
+    assert [(d.external_id, d.title) for d in stored(settings.database_url)] == [("p1", "Met")]
+    # an explicit option still wins over a same-named column
+    result = run_provider("file", topic, settings=settings,
+                          options={"path": str(path), "text": "body", "id": "title"})
+    assert result.counts["new"] == 1
+
+
 def test_unmapped_columns_are_named(settings, topic, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")

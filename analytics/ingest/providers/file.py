@@ -43,6 +43,9 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 MAPPING_KEYS = ("id", "date", "text", "title", "url", "author", "parent", "document", "likes")
+# columns used without an option when the file names them so (not ``document``/``parent``:
+# those change the file's shape to one row per comment, which only the user can say)
+SAME_NAMED = ("id", "date", "text", "title", "url", "author", "likes")
 ROW = "_row"  # the row number (1 = the first data row) kept for rejection messages
 # epoch seconds a timestamp can hold (pandas' nanosecond range, 1677-09-22 .. 2262-04-11)
 EPOCH_RANGE = (-9_223_372_036.0, 9_223_372_036.0)
@@ -111,6 +114,9 @@ class FileImportProvider:
                                   "(use .csv, .jsonl or .parquet).")
         except (ValueError, OSError) as exc:
             raise IngestError(f"File import: cannot read {self.path.name}: {exc}") from exc
+        for key in SAME_NAMED:
+            if key in frame.columns:
+                self.mapping.setdefault(key, key)
         missing = [self.mapping[k] for k in ("id", "date", "text", "document", "parent")
                    if k in self.mapping and self.mapping[k] not in frame.columns]
         if missing or "id" not in self.mapping or "text" not in self.mapping:
