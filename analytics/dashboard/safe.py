@@ -12,9 +12,10 @@ def escape_md(text: str | None) -> str:
     return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))
 
 
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) links are offered to the user (no javascript: or data: URLs)."""
-    if url and url.strip().lower().startswith(("http://", "https://")):
+def safe_url(url: object) -> str | None:
+    """Only http(s) links are offered to the user (no javascript: or data: URLs). Anything
+    not a string (None; NaN, pandas' missing value in a text column) is no link."""
+    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
         return url.strip()
     return None
 

@@ -23,9 +23,26 @@ def test_shipped_config_binds_to_the_loopback_and_hides_tracebacks():
     ("https://example.org/a", "https://example.org/a"), (" HTTP://x.test ", "HTTP://x.test"),
     ("javascript:alert(1)", None), ("JavaScript:alert(1)", None),
     ("data:text/html,<script>", None), ("file:///etc/passwd", None), ("//evil.test", None),
-    ("", None), (None, None)])
+    ("", None), (None, None), (float("nan"), None)])
 def test_only_http_urls_become_links(url, link):
     assert safe_url(url) == link
+
+
+def test_documents_without_a_url_show_no_link():
+    """pandas reads a text column with a missing value as NaN (a float): a file import
+    without URLs once broke the Documents page."""
+    import pandas as pd
+
+    from analytics.dashboard.tables import documents_table
+
+    documents = pd.DataFrame({
+        "id": [1, 2], "published_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+        "source": "news", "outlet": "x", "title": ["a", "b"], "n_comments": 0, "lang": "en",
+        "url": ["https://x.test/1", None], "duplicate_of": None})
+    assert documents["url"].isna().sum() == 1
+    table = documents_table(documents, pd.DataFrame({"id": [1, 2], "s": [1.0, 2.0]}), ("s",))
+    urls = table.set_index("id")["url"]
+    assert urls[1] == "https://x.test/1" and pd.isna(urls[2])
 
 
 @pytest.mark.parametrize("value, expected", [("12", 12), ("abc", 0), ("²", 0), ("-1", 0),
