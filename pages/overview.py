@@ -19,11 +19,14 @@ st.caption(view.label)
 documents = loaders.view_documents(view)
 scored = loaders.view_scored(view)
 backends = status["backends"]
-unscored = max(status["counts"]["documents"] - status["counts"]["scored"], 0)
+pending = max(status["counts"]["documents"] - status["counts"]["scored"], 0)
+not_scorable = scored["id"].isin(list(loaders.unscored_documents(view.topic.name)))
 columns = st.columns(4)
 columns[0].metric("Documents", f"{len(documents):,}")
-columns[1].metric("Scored", f"{len(scored):,}",
-                  help=f"{unscored:,} document(s) of the topic have no analysis yet.")
+columns[1].metric("Scored", f"{int((~not_scorable).sum()):,}",
+                  help=f"Documents in this view with scores. Of the topic, {pending:,} "
+                       "document(s) have no analysis yet; those the scorer could not read are "
+                       "counted below.")
 columns[2].metric("Comments", f"{int(documents['n_comments'].sum()):,}")
 columns[3].metric("Scoring backend", ", ".join(sorted(backends["backend"].unique())) or "—")
 reasons = loaders.unscored_reasons(view.topic.name)

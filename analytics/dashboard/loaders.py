@@ -83,6 +83,13 @@ def unscored_reasons(topic: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def unscored_documents(topic: str) -> dict[int, str]:
+    """Document id -> why the scorer left every score null (once per topic, not per view)."""
+    with session_scope() as session:
+        return queries.unscored_documents(session, topic)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def load_documents(topic: str, sources: tuple[str, ...], start, end,
                    outlets: tuple[str, ...] = (), languages: tuple[str, ...] = ()
                    ) -> pd.DataFrame:
@@ -112,12 +119,10 @@ def documents_with_scores(topic: str, score_keys: tuple[str, ...], sources: tupl
     """The Documents page's table for a view (built once per view, not on every click)."""
     from analytics.dashboard.tables import documents_table
 
-    with session_scope() as session:
-        unscored = queries.unscored_documents(session, topic)
     return documents_table(
         load_documents(topic, sources, start, end, outlets, languages),
         load_scored(topic, score_keys, sources, start, end, outlets, languages),
-        score_keys, unscored)
+        score_keys, unscored_documents(topic))
 
 
 def view_documents_with_scores(view) -> pd.DataFrame:

@@ -89,3 +89,19 @@ def test_documents_table_says_why_a_document_has_no_scores(settings, topic):
     assert (shown.loc["de", list(keys)] == "language not supported (de)").all()
     assert (shown.loc["fr", list(keys)] == "language not supported (fr)").all()
     assert not shown.loc["en", list(keys)].str.startswith("language").any()
+
+
+def test_overview_counts_only_documents_with_scores_and_says_why_not(settings, topic):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    ingest_records(records(), topic="nato", provider="t")
+    score_topic(topic, settings=settings)
+    page = Path(__file__).resolve().parents[2] / "pages" / "overview.py"
+    app = AppTest.from_file(str(page), default_timeout=120).run()
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Documents"] == "4"
+    assert metrics["Scored"] == "2"  # English and the short text; not the de/fr ones
+    assert any(i.value.startswith("2 document(s) could not be scored") for i in app.info)
