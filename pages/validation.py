@@ -169,9 +169,9 @@ with trend_tab:
 
 # --- calibration from the analysts' coding ------------------------------------------------
 CALIBRATION_COLUMNS = {
-    "score": "score", "labels": "n labels", "alpha_current": "α current [95%]",
+    "score": "score", "labels": "n labels", "alpha_current": "α uncalibrated [95%]",
     "alpha_calibrated": "α calibrated [95%]", "alpha_gain": "α gain [95%]",
-    "mae_current": "MAE current [95%]", "mae_calibrated": "MAE calibrated [95%]",
+    "mae_current": "MAE uncalibrated [95%]", "mae_calibrated": "MAE calibrated [95%]",
     "mae_change": "MAE change [95%]", "decision": "decision"}
 
 with calibrate_tab:
@@ -181,7 +181,7 @@ with calibrate_tab:
         "map of the scorer's value and the sentence features it read (ridge regression, "
         "regularisation chosen by inner cross-validation) to the coders' values. It is "
         f"measured by {config.calibration_folds}-fold cross-validation on the same labels, "
-        "next to the current scorer; intervals are 95% from "
+        "next to the scorer without calibration; intervals are 95% from "
         f"{config.calibration_bootstrap} bootstrap resamples of the documents. It is proposed "
         "only when **α is higher, MAE lower and the interval of the α gain lies above 0**. "
         f"A score needs at least {config.calibration_min_labels} coded documents that the "
@@ -190,7 +190,8 @@ with calibrate_tab:
     report_key = f"calibration_report_{topic.name}"
     labels_by_key = {s.key: s.label for s in topic.scores}
     if not adopted_now.empty:
-        st.markdown("**Adopted now** (figures: cross-validated when it was adopted)")
+        st.markdown("**Adopted now** (figures: cross-validated when it was adopted; "
+                    "“before” is the scorer without calibration)")
         st.dataframe(adopted_now.assign(score=adopted_now["score"].map(
             lambda k: labels_by_key.get(k, k))), hide_index=True, width="stretch",
             key="adopted_calibrations")
@@ -217,9 +218,9 @@ with calibrate_tab:
                    f"{report.scorer_after}; the uncalibrated analyses are being made current "
                    "in the background (progress on the Sources page).")
     elif report is not None:
-        st.caption(f"Calibration run {report.run_id} · scorer {report.scorer_before} · "
-                   "“current” is the scorer without calibration (an adopted calibration was "
-                   "fitted on these labels, so it cannot be its own yardstick)")
+        st.caption(f"Calibration run {report.run_id} · scorer {report.scorer_before} · the "
+                   "yardstick is the scorer without calibration (an adopted calibration was "
+                   "fitted on these labels, so it cannot be its own)")
         table = report.table()
         table["score"] = table["score"].map(lambda k: labels_by_key.get(k, k))
         st.dataframe(table.rename(columns=CALIBRATION_COLUMNS), hide_index=True,
@@ -247,7 +248,7 @@ with calibrate_tab:
                     st.session_state[report_key] = adopted
                     st.rerun()
         else:
-            st.caption("Nothing to adopt: no calibration beats the current scorer.")
+            st.caption("Nothing to adopt: no calibration beats the uncalibrated scorer.")
 
 
 # --- sample and CSV ---------------------------------------------------------------------

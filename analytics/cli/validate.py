@@ -99,7 +99,7 @@ def calibrate(topic: str = typer.Option(None, help="Topic name."),
               score: list[str] = typer.Option(None, "--score",  # noqa: B008
                                               help="Score key (repeatable; default: all)."),
               adopt: bool = typer.Option(False, "--adopt", help="Adopt every calibration that "
-                                         "beats the current scorer, then re-score the topic."),
+                                         "beats the uncalibrated scorer, then re-score the topic."),
               rescore: bool = typer.Option(True, help="With --adopt: re-score now (cached, "
                                            "resumable); --no-rescore leaves it to "
                                            "`python -m analytics score`.")):
@@ -117,9 +117,9 @@ def calibrate(topic: str = typer.Option(None, help="Topic name."),
     finally:
         bars.close()
     table = report.table()
-    out = Table("score", "labels", "alpha current", "alpha calibrated", "alpha gain",
-                "MAE current", "MAE calibrated", "MAE change", "decision",
-                title=f"calibration run {report.run_id} · current scorer {report.scorer_before}")
+    out = Table("score", "labels", "alpha uncalibrated", "alpha calibrated", "alpha gain",
+                "MAE uncalibrated", "MAE calibrated", "MAE change", "decision",
+                title=f"calibration run {report.run_id} · scorer {report.scorer_before}")
     for row in table.itertuples(index=False):
         out.add_row(*(str(x) for x in row))
     console.print(out)
@@ -137,7 +137,7 @@ def calibrate(topic: str = typer.Option(None, help="Topic name."),
         else:
             console.print("Re-score with `python -m analytics score` (cached, resumable).")
     elif adopt:
-        console.print("Nothing adopted: no calibration beat the current scorer.")
+        console.print("Nothing adopted: no calibration beat the uncalibrated scorer.")
     elif report.proposable:
         console.print(f"{sorted(report.proposable)} would improve; adopt with --adopt.")
 

@@ -7,7 +7,6 @@ them (the dashboard, the CLI, the cron job, a worker elsewhere)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 
@@ -301,30 +300,9 @@ def agreement_view(topic: Topic) -> dict:
 
 
 def adopted_calibrations(topic: Topic) -> pd.DataFrame:
-    """The calibrations adopted now: score, key, labels, cross-validated figures, when."""
-    from analytics.store.calibrations import adopted_keys, calibration_dir
+    from analytics.pipeline.calibrate import adopted_table
 
-    with session_scope() as session:
-        keys = adopted_keys(session, topic.name)
-    rows = []
-    for score, key in keys.items():
-        path = calibration_dir() / f"{key}.json"
-        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        figures = record.get("figures", {})
-
-        def text(name: str, figures: dict = figures) -> str:
-            f = figures.get(name)
-            return "—" if not f else f"{f['value']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
-
-        rows.append({"score": score, "calibration": key[:12], "labels": record.get("labels"),
-                     "alpha_before": text("alpha_current"),
-                     "alpha_cross_validated": text("alpha_calibrated"),
-                     "mae_before": text("mae_current"),
-                     "mae_cross_validated": text("mae_calibrated"),
-                     "artefact": "present" if path.is_file() else "missing on this machine"})
-    return pd.DataFrame(rows, columns=["score", "calibration", "labels", "alpha_before",
-                                       "alpha_cross_validated", "mae_before",
-                                       "mae_cross_validated", "artefact"])
+    return adopted_table(topic)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -20,6 +20,7 @@ Every measurement, adoption and withdrawal is one ``runs`` row of kind ``calibra
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,12 +30,13 @@ from analytics.core.errors import BadInput
 from analytics.core.progress import ProgressCallback
 from analytics.core.settings import Settings, get_settings
 from analytics.core.topics import Topic
+from analytics.score.base import get_backend
 from analytics.score.pipeline import ScoreRunResult, load_prepared, score_topic, scoring_backend
 from analytics.store import session_scope
-from analytics.store.calibrations import RUN_KIND, adopted_keys, save_calibration
+from analytics.store.calibrations import RUN_KIND, adopted_keys, calibration_dir, save_calibration
 from analytics.store.runs import recorded_run
 from analytics.validate.agreement import human_consensus
-from analytics.validate.calibration import CalibrationResult, calibrate_score
+from analytics.validate.calibration import CalibrationResult, Figure, calibrate_score
 from analytics.validate.labels import labels_frame
 
 TABLE_COLUMNS = ["score", "labels", "alpha_current", "alpha_calibrated", "alpha_gain",
@@ -53,7 +55,7 @@ class CalibrationReport:
 
     @property
     def proposable(self) -> list[str]:
-        """Scores whose calibration beats the current scorer (what Adopt would adopt)."""
+        """Scores whose calibration beats the uncalibrated scorer (what Adopt would adopt)."""
         return [r.score for r in self.results if r.beats]
 
     def table(self) -> pd.DataFrame:
@@ -110,7 +112,7 @@ def adopt_measured(topic: Topic, report: CalibrationReport, *, rescore: bool = T
         run.counts = {"scores": {r.score: r.counts() for r in chosen},
                       "adopted": report.adopted, "scorer_before": report.scorer_before}
         if not report.adopted:
-            run.note = "nothing adopted: no calibration beat the current scorer"
+            run.note = "nothing adopted: no calibration beat the uncalibrated scorer"
     return _rescore(topic, report, rescore, settings, database_url, progress)
 
 
@@ -141,6 +143,40 @@ def withdraw_calibrations(topic: Topic, scores: list[str] | None = None, *,
         run.counts = {"adopted": dict.fromkeys(chosen), "withdrawn": report.withdrawn,
                       "scorer_before": before}
     return _rescore(topic, report, rescore, settings, database_url, progress)
+
+
+ADOPTED_COLUMNS = ["score", "calibration", "labels", "alpha_before", "alpha_cross_validated",
+                   "mae_before", "mae_cross_validated", "status"]
+
+
+def adopted_table(topic: Topic, settings: Settings | None = None,
+                  database_url: str | None = None) -> pd.DataFrame:
+    """The calibrations adopted now: score, key, labels, the figures measured at adoption
+    (cross-validated) and whether the scorer applies it: not when its artefact is missing
+    here, nor when it was fitted on another base scorer (e.g. before the attitude model was
+    retrained; measure and adopt again)."""
+    settings = settings or get_settings()
+    database_url = database_url or settings.database_url
+    with session_scope(database_url) as session:
+        keys = adopted_keys(session, topic.name)
+    base = get_backend(settings, "offline").base_version(topic) if keys else ""
+    rows = []
+    for score, key in keys.items():
+        path = calibration_dir(settings) / f"{key}.json"
+        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        figures = {k: Figure(**v) for k, v in record.get("figures", {}).items()}
+        text = {k: figures[k].text() if k in figures else "—" for k in (
+            "alpha_current", "alpha_calibrated", "mae_current", "mae_calibrated")}
+        status = ("artefact missing on this machine" if not record
+                  else "applied" if record.get("base_scorer") == base
+                  else f"not applied: fitted on {record.get('base_scorer')}, the scorer is now "
+                       f"{base}; calibrate again")
+        rows.append({"score": score, "calibration": key[:12], "labels": record.get("labels"),
+                     "alpha_before": text["alpha_current"],
+                     "alpha_cross_validated": text["alpha_calibrated"],
+                     "mae_before": text["mae_current"],
+                     "mae_cross_validated": text["mae_calibrated"], "status": status})
+    return pd.DataFrame(rows, columns=ADOPTED_COLUMNS)
 
 
 def _offline_backend(topic: Topic, settings: Settings, database_url: str):
@@ -204,8 +240,8 @@ def _against_adopted(result: CalibrationResult, adopted) -> None:
         result.decision = ("adopted now: the same labels give the same calibration; these are "
                            "its cross-validated figures against the uncalibrated scorer")
     elif result.beats:
-        result.decision += (f" (against the uncalibrated scorer; adopting replaces the "
-                            f"calibration adopted now, fitted on {fitted_on} labels)")
+        result.decision += (f" (adopting replaces the calibration adopted now, fitted on "
+                            f"{fitted_on} labels)")
     elif not result.refused:
         result.decision += (f"; the calibration adopted now (fitted on {fitted_on} labels) no "
                             "longer earns its place: consider withdrawing it")

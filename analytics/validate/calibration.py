@@ -288,7 +288,7 @@ def calibrate_score(score: str, document_ids: np.ndarray, human: np.ndarray,
     gain, change = f["alpha_gain"], f["mae_change"]
     result.beats = bool(gain.value > 0 and change.value < 0 and gain.low > 0)
     if result.beats:
-        result.decision = (f"beats the current scorer: alpha +{gain.value:.2f} "
+        result.decision = (f"beats the uncalibrated scorer: alpha +{gain.value:.2f} "
                            f"[{gain.low:+.2f}, {gain.high:+.2f}], MAE {change.value:+.2f}")
     else:
         why = ("alpha not higher" if gain.value <= 0 else "MAE not lower" if change.value >= 0

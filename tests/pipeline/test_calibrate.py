@@ -147,6 +147,22 @@ def test_adopt_changes_scorer_version_and_rescores(tiny):
     assert not again.proposable
     with session_scope() as session:
         assert session.scalar(select(func.count(Analysis.id))) == 2 * len(before)
+    # the page's "Adopted now" says whether the scorer applies it: not once the base scorer
+    # it was fitted on is gone (here: the record names another one)
+    import json
+
+    from analytics.pipeline.calibrate import adopted_table
+
+    table = adopted_table(topic)
+    assert list(table["status"]) == ["applied"] and table["labels"].iloc[0] >= 20
+    assert table["alpha_cross_validated"].iloc[0].startswith(f"{cv_alpha['value']:.2f} [")
+    record_path = calibration_dir() / f"{key}.json"
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "base_scorer": "zero-shot-0.0.1"}))
+    assert adopted_table(topic)["status"].iloc[0].startswith(
+        "not applied: fitted on zero-shot-0.0.1")
+    record_path.unlink()
+    assert adopted_table(topic)["status"].iloc[0] == "artefact missing on this machine"
 
 
 def test_withdraw_makes_the_uncalibrated_analyses_current_again(tiny):
@@ -231,7 +247,7 @@ def test_validation_page_calibrate_and_adopt(tiny):
     assert list(table["score"]) == [s.label for s in topic.scores] and (table["n labels"] >= 20).all()
     assert any("one class only" in w.value for w in app.warning)
     assert any("not adopted" in i.value for i in app.info)
-    assert any("beats the current scorer" in s.value for s in app.success)
+    assert any("beats the uncalibrated scorer" in s.value for s in app.success)
     adopt = next(b for b in app.button if b.label.startswith("Adopt"))
     assert adopt.label == f"Adopt ({topic.score('sentiment').label})"
     adopt.click().run()
