@@ -247,6 +247,8 @@ with calibrate_tab:
                 if adopted is not None:
                     st.session_state[report_key] = adopted
                     st.rerun()
+        elif any(r.adopted_now for r in report.results):
+            st.caption("Nothing new to adopt: the calibrations measured are those adopted now.")
         else:
             st.caption("Nothing to adopt: no calibration beats the uncalibrated scorer.")
 

@@ -236,7 +236,7 @@ def _against_adopted(result: CalibrationResult, adopted) -> None:
     """Say how a measurement relates to the calibration adopted now for its score."""
     fitted_on = adopted.record.get("labels", "?")
     if result.calibration is not None and result.calibration.content_key() == adopted.key:
-        result.beats = False
+        result.beats, result.adopted_now = False, True
         result.decision = ("adopted now: the same labels give the same calibration; these are "
                            "its cross-validated figures against the uncalibrated scorer")
     elif result.beats:

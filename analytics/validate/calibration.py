@@ -224,6 +224,7 @@ class CalibrationResult:
     penalty: float = float("nan")
     calibration: Calibration | None = None  # fitted on every label; None unless it beats
     refused: str | None = None  # why no calibration was fitted
+    adopted_now: bool = False  # the calibration fitted is the one adopted now (same labels)
 
     def row(self) -> dict:
         f = self.figures

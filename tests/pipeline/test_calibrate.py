@@ -144,7 +144,7 @@ def test_adopt_changes_scorer_version_and_rescores(tiny):
     assert again.results[0].figures["alpha_current"].value == pytest.approx(
         cv_before := run.counts["scores"]["sentiment"]["alpha_current"]["value"], abs=1e-4)
     assert cv_before < 0 and "adopted now" in again.results[0].decision
-    assert not again.proposable
+    assert not again.proposable and again.results[0].adopted_now
     with session_scope() as session:
         assert session.scalar(select(func.count(Analysis.id))) == 2 * len(before)
     # the page's "Adopted now" says whether the scorer applies it: not once the base scorer
