@@ -6,9 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
-from analytics.charts import changes as change_charts
 from analytics.charts import overview as charts
-from analytics.dashboard import actions, auth, badges, loaders
+from analytics.dashboard import actions, auth, badges, loaders, panels
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import go_to_documents, page_start
@@ -75,9 +74,8 @@ if movers.empty:
 else:
     st.markdown("Moved in the direction of the overall change: " + ", ".join(
         f"**{escape_md(r.group)}** ({r.change:+.2f})" for r in movers.itertuples()))
-st.plotly_chart(change_charts.group_changes(
-    outlets.head(20), f"{score.label}: change per outlet (95% intervals)", score.scale),
-    width="stretch", key="outlet_changes")
+panels.outlet_changes(outlets.head(20), f"{score.label}: change per outlet (95% intervals)",
+                      score.scale, key="outlet_changes")
 with st.expander("All outlets and sources, with counts"):
     table = change.by_outlet[change.by_outlet["score"] == score_key]
     st.dataframe(table.drop(columns=["score"]), hide_index=True, width="stretch",

@@ -6,9 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
-from analytics.charts import changes as change_charts
 from analytics.charts import overview as charts
-from analytics.dashboard import badges, loaders
+from analytics.dashboard import badges, loaders, panels
 from analytics.dashboard.clicks import time_chart
 from analytics.dashboard.safe import escape_md
 from analytics.dashboard.state import empty_state, go_to_event, page_start
@@ -78,10 +77,10 @@ change = loaders.around(view.topic.name, view.sources, view.outlets, day, 14)
 score_key = st.radio("Score", view.topic.score_keys, format_func=view.topic.score_labels.get,
                      horizontal=True, key="overview_score")
 score = view.topic.score(score_key)
-st.plotly_chart(change_charts.group_changes(
+panels.outlet_changes(
     change.by_outlet[change.by_outlet["score"] == score_key].head(12),
-    f"{score.label}: change per outlet around {day:%d %b %Y} (95% intervals)", score.scale),
-    width="stretch", key="overview_outlets")
+    f"{score.label}: change per outlet around {day:%d %b %Y} (95% intervals)", score.scale,
+    key="overview_outlets")
 
 st.plotly_chart(charts.score_distributions(scored, view.topic), width="stretch")
 st.subheader("Last runs")
