@@ -235,14 +235,19 @@ def get_attitude_model(path: Path | str = ARTEFACT) -> AttitudeModel:
 def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
                     model: AttitudeModel | None = None,
                     spans: list[list[list[tuple[int, int]]]] | None = None,
-                    return_features: bool = False):
+                    return_features: bool = False,
+                    heads: list[int | None] | None = None):
     """Sentence vectors (n, 384) and per sentence and target the probabilities (n, G, 3),
     NaN where the sentence does not mention the target, from ONE MiniLM pass.
 
     ``spans`` (optional) gives the mentions (``spans[i][g]``) instead of finding them.
     ``return_features`` adds the head's inputs (n, G, 1536), NaN where no mention (what a
-    calibration from the analysts' coding reads: ``analytics.validate.calibration``)."""
+    calibration from the analysts' coding reads: ``analytics.validate.calibration``).
+    ``heads`` (optional) gives each target's ``AttitudeModel.specific_head`` when the caller
+    has resolved them already (the offline backend does, once per topic)."""
     model = model or get_attitude_model()
+    if heads is None:
+        heads = [model.specific_head(target) for target in targets]
     if spans is None:
         spans = [[find_mentions(t, target.name, target.aliases) for target in targets]
                  for t in texts]
@@ -254,9 +259,8 @@ def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
         rows = np.flatnonzero(has[:, g])
         if len(rows):
             x = features(sentence[rows], mention[rows, g], context[rows, g])
-            specific = model.specific_head(targets[g]) is not None
-            probs[rows, g] = (model.ensemble_probabilities(x) if specific
-                              else model.probabilities(x))
+            probs[rows, g] = (model.probabilities(x) if heads[g] is None
+                              else model.ensemble_probabilities(x))
             if feats is not None:
                 feats[rows, g] = x
     return (sentence, probs, feats) if return_features else (sentence, probs)
