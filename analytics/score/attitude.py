@@ -139,20 +139,17 @@ class AttitudeModel:
             self.b1 = data["b1"].astype(np.float32)
             self.w2 = data["w2"].astype(np.float32)  # (3, hidden)
             self.b2 = data["b2"].astype(np.float32)
-            # target-specific heads (optional): more seeds of the same network, and per
+            # target-specific heads (optional): more seeds of the same network, stored
+            # stacked (seed first) and kept as one (w1, b1, w2, b2) per seed, and per
             # target a logistic regression on hashed word/character n-grams of the text
-            self.extra = ([tuple(data[f"extra_{k}"].astype(np.float32)
-                                 for k in ("w1", "b1", "w2", "b2"))]
+            self.extra = (list(zip(*(data[f"extra_{k}"].astype(np.float32)
+                                     for k in ("w1", "b1", "w2", "b2")), strict=True))
                           if "extra_w1" in data.files else [])
-            if self.extra:
-                w1, b1, w2, b2 = self.extra[0]
-                self.extra = [(w1[i], b1[i], w2[i], b2[i]) for i in range(len(w1))]
-            self.lexical = ({k: data[f"lex_{k}"] for k in (
-                "word_buckets", "word_idf", "char_buckets", "char_idf", "coef", "intercept")}
-                if "lex_coef" in data.files else None)
-        if self.lexical is not None:
-            self.lexical = {k: v.astype(np.int64 if "buckets" in k else np.float64)
-                            for k, v in self.lexical.items()}
+            self.lexical = ({k: data[f"lex_{k}"].astype(np.int64 if "buckets" in k
+                                                         else np.float64)
+                             for k in ("word_buckets", "word_idf", "char_buckets", "char_idf",
+                                       "coef", "intercept")}
+                            if "lex_coef" in data.files else None)
         record = path.with_suffix(".json")
         self.record = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
         self.version = f"attitude-{self.record.get('version', 'unrecorded')}-{self.sha256[:8]}"
@@ -197,8 +194,8 @@ class AttitudeModel:
         spec = self.heads[head]
         lexical = self.lexical_probabilities(text, head)
         log = spec.mix * np.log(lexical + 1e-9) + (1 - spec.mix) * np.log(network + 1e-9)
-        log = spec.sharpen * (log - log.max())
-        e = np.exp(log - log.max())
+        # the largest log is 0 after the shift and stays 0 when sharpened (sharpen > 0)
+        e = np.exp(spec.sharpen * (log - log.max()))
         return e / e.sum()
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
