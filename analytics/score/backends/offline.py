@@ -28,6 +28,7 @@ import numpy as np
 
 from analytics import __version__
 from analytics.core.hashing import stable_hash
+from analytics.core.reasons import language_not_supported
 from analytics.core.settings import Settings
 from analytics.core.topics import ScoreDefinition, Topic
 from analytics.llm.embeddings import MINILM_DIMENSIONS, get_embedder
@@ -41,12 +42,7 @@ from analytics.score.attitude import (
 )
 from analytics.score.base import ScoringOutcome
 from analytics.score.retrieval import PreparedDocument, split_sentences
-from analytics.score.schema import (
-    LANGUAGE_NOT_SUPPORTED,
-    MAX_SUMMARY_WORDS,
-    DocumentScores,
-    ScoreValue,
-)
+from analytics.score.schema import MAX_SUMMARY_WORDS, DocumentScores, ScoreValue
 
 
 @dataclass(frozen=True)
@@ -420,8 +416,7 @@ def _english(doc: PreparedDocument) -> bool:
 
 
 def _not_supported(doc: PreparedDocument, topic: Topic) -> ScoringOutcome:
-    lang = doc.meta.get("lang")
-    reason = f"{LANGUAGE_NOT_SUPPORTED} ({lang}): the offline scorer reads English only"
+    reason = language_not_supported(doc.meta.get("lang"), "the offline scorer reads English only")
     result = DocumentScores(
         on_topic=False, summary=f"Not scored: {reason}. The LLM backend scores any language.",
         scores={k: ScoreValue(rationale=reason) for k in topic.score_keys})
