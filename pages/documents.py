@@ -6,11 +6,13 @@ import streamlit as st
 
 from analytics.charts import overview as charts
 from analytics.core.errors import UserError
+from analytics.core.reasons import stated_reason
 from analytics.dashboard import badges, loaders
 from analytics.dashboard.safe import document_id_param, escape_md, invalid_param, safe_url
 from analytics.dashboard.state import drill_down, empty_state, page_start
 from analytics.dashboard.tables import (
     MAX_TABLE_ROWS,
+    NOT_ADDRESSED,
     filter_documents,
     score_columns,
     scores_as_text,
@@ -122,9 +124,8 @@ with right:
         st.plotly_chart(charts.document_scores(analysis["scores"], view.topic), width="stretch")
         for score in view.topic.scores:
             value = (analysis["scores"] or {}).get(score.key)
-            why = str((analysis["rationale"] or {}).get(score.key) or "")
-            shown = (f"{value:.1f}" if value is not None else why.split(":")[0]
-                     if why.startswith("language not supported") else "not addressed")
+            shown = (f"{value:.1f}" if value is not None else stated_reason(
+                (analysis["rationale"] or {}).get(score.key)) or NOT_ADDRESSED)
             with st.expander(f"{score.label}: {shown} — evidence"):
                 badges.agreement_badge(view.topic, score.key)
                 st.caption(score.scale)

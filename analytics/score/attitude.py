@@ -139,20 +139,17 @@ class AttitudeModel:
             self.b1 = data["b1"].astype(np.float32)
             self.w2 = data["w2"].astype(np.float32)  # (3, hidden)
             self.b2 = data["b2"].astype(np.float32)
-            # target-specific heads (optional): more seeds of the same network, and per
+            # target-specific heads (optional): more seeds of the same network, stored
+            # stacked (seed first) and kept as one (w1, b1, w2, b2) per seed, and per
             # target a logistic regression on hashed word/character n-grams of the text
-            self.extra = ([tuple(data[f"extra_{k}"].astype(np.float32)
-                                 for k in ("w1", "b1", "w2", "b2"))]
+            self.extra = (list(zip(*(data[f"extra_{k}"].astype(np.float32)
+                                     for k in ("w1", "b1", "w2", "b2")), strict=True))
                           if "extra_w1" in data.files else [])
-            if self.extra:
-                w1, b1, w2, b2 = self.extra[0]
-                self.extra = [(w1[i], b1[i], w2[i], b2[i]) for i in range(len(w1))]
-            self.lexical = ({k: data[f"lex_{k}"] for k in (
-                "word_buckets", "word_idf", "char_buckets", "char_idf", "coef", "intercept")}
-                if "lex_coef" in data.files else None)
-        if self.lexical is not None:
-            self.lexical = {k: v.astype(np.int64 if "buckets" in k else np.float64)
-                            for k, v in self.lexical.items()}
+            self.lexical = ({k: data[f"lex_{k}"].astype(np.int64 if "buckets" in k
+                                                         else np.float64)
+                             for k in ("word_buckets", "word_idf", "char_buckets", "char_idf",
+                                       "coef", "intercept")}
+                            if "lex_coef" in data.files else None)
         record = path.with_suffix(".json")
         self.record = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
         self.version = f"attitude-{self.record.get('version', 'unrecorded')}-{self.sha256[:8]}"
@@ -197,8 +194,8 @@ class AttitudeModel:
         spec = self.heads[head]
         lexical = self.lexical_probabilities(text, head)
         log = spec.mix * np.log(lexical + 1e-9) + (1 - spec.mix) * np.log(network + 1e-9)
-        log = spec.sharpen * (log - log.max())
-        e = np.exp(log - log.max())
+        # the largest log is 0 after the shift and stays 0 when sharpened (sharpen > 0)
+        e = np.exp(spec.sharpen * (log - log.max()))
         return e / e.sum()
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -235,14 +232,19 @@ def get_attitude_model(path: Path | str = ARTEFACT) -> AttitudeModel:
 def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
                     model: AttitudeModel | None = None,
                     spans: list[list[list[tuple[int, int]]]] | None = None,
-                    return_features: bool = False):
+                    return_features: bool = False,
+                    heads: list[int | None] | None = None):
     """Sentence vectors (n, 384) and per sentence and target the probabilities (n, G, 3),
     NaN where the sentence does not mention the target, from ONE MiniLM pass.
 
     ``spans`` (optional) gives the mentions (``spans[i][g]``) instead of finding them.
     ``return_features`` adds the head's inputs (n, G, 1536), NaN where no mention (what a
-    calibration from the analysts' coding reads: ``analytics.validate.calibration``)."""
+    calibration from the analysts' coding reads: ``analytics.validate.calibration``).
+    ``heads`` (optional) gives each target's ``AttitudeModel.specific_head`` when the caller
+    has resolved them already (the offline backend does, once per topic)."""
     model = model or get_attitude_model()
+    if heads is None:
+        heads = [model.specific_head(target) for target in targets]
     if spans is None:
         spans = [[find_mentions(t, target.name, target.aliases) for target in targets]
                  for t in texts]
@@ -254,9 +256,8 @@ def score_sentences(embedder, texts: list[str], targets: list[AttitudeTarget],
         rows = np.flatnonzero(has[:, g])
         if len(rows):
             x = features(sentence[rows], mention[rows, g], context[rows, g])
-            specific = model.specific_head(targets[g]) is not None
-            probs[rows, g] = (model.ensemble_probabilities(x) if specific
-                              else model.probabilities(x))
+            probs[rows, g] = (model.probabilities(x) if heads[g] is None
+                              else model.ensemble_probabilities(x))
             if feats is not None:
                 feats[rows, g] = x
     return (sentence, probs, feats) if return_features else (sentence, probs)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_SUMMARY_WORDS = 120
-# the rationale of a null score an English-only scorer stores for another language
-LANGUAGE_NOT_SUPPORTED = "language not supported"
 
 
 class ScoreValue(BaseModel):

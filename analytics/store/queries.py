@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from analytics.core.reasons import stated_reason
 from analytics.core.views import WINDOWS, check_window, window_dates
 from analytics.store.models import (
     Analysis,
@@ -209,9 +210,9 @@ def unscored_documents(session: Session, topic: str) -> dict[int, str]:
     reasons = {}
     for document_id, rationale in rows:
         values = list((rationale or {}).values())
-        first = str(values[0]) if values else ""
-        if first.startswith("language not supported"):
-            reasons[document_id] = first.split(":")[0]
+        reason = stated_reason(values[0] if values else None)
+        if reason is not None:
+            reasons[document_id] = reason
     return reasons
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from analytics import __version__
 from analytics.core.hashing import stable_hash
+from analytics.core.reasons import language_not_supported
 from analytics.core.settings import Settings
 from analytics.core.topics import ScoreDefinition, Topic
 from analytics.llm.embeddings import MINILM_DIMENSIONS, get_embedder
@@ -41,12 +42,7 @@ from analytics.score.attitude import (
 )
 from analytics.score.base import ScoringOutcome
 from analytics.score.retrieval import PreparedDocument, split_sentences
-from analytics.score.schema import (
-    LANGUAGE_NOT_SUPPORTED,
-    MAX_SUMMARY_WORDS,
-    DocumentScores,
-    ScoreValue,
-)
+from analytics.score.schema import MAX_SUMMARY_WORDS, DocumentScores, ScoreValue
 
 
 @dataclass(frozen=True)
@@ -68,6 +64,14 @@ class _Prototypes:
     topic: np.ndarray  # (d,)
 
 
+@dataclass(frozen=True)
+class _Attitude:
+    """A topic's ``kind: attitude`` scores resolved once: their targets, in score order, and
+    each one's target-specific head (``AttitudeModel.specific_head``; None: general head)."""
+    targets: tuple[AttitudeTarget, ...] = ()
+    heads: tuple[int | None, ...] = ()
+
+
 class _Sentence:
     __slots__ = ("chunk", "is_comment", "text")
 
@@ -87,6 +91,7 @@ class OfflineBackend:
         self.parameters = parameters or OfflineParameters()
         self.model = f"offline-{settings.score.embedding_model}-vader"
         self._prototypes: dict[str, _Prototypes] = {}
+        self._attitudes: dict[tuple[AttitudeTarget, ...], _Attitude] = {}
         self._vader = None
         self._calibrations: dict[str, dict] = {}  # topic -> score key -> Calibration
         self._features: list[dict[str, np.ndarray | None]] | None = None  # being collected
@@ -164,17 +169,26 @@ class OfflineBackend:
             self._prototypes[topic.name] = _Prototypes(relevance, high, low, topic_vector)
         return self._prototypes[topic.name]
 
+    def attitude(self, topic: Topic) -> _Attitude:
+        """The topic's attitude targets and their heads, looked up once per set of targets."""
+        targets = tuple(attitude_targets(topic))
+        if targets not in self._attitudes:
+            heads = tuple(map(self._attitude_model().specific_head, targets)) if targets else ()
+            self._attitudes[targets] = _Attitude(targets, heads)
+        return self._attitudes[targets]
+
     # --- scoring ----------------------------------------------------------------------
     def score_batch(self, documents: list[PreparedDocument], topic: Topic) -> list[ScoringOutcome]:
         started = time.perf_counter()
         prototypes = self.prototypes(topic)
+        attitude = self.attitude(topic)
         # English-only models: a document detected as another language gets null scores
         # with the reason, not an English-model guess (it is not embedded either)
         foreign = [not _english(doc) for doc in documents]
         per_doc = [[] if skip else self._sentences(doc)
                    for doc, skip in zip(documents, foreign, strict=True)]
         flat = [s.text for sentences in per_doc for s in sentences]
-        vectors, probs, head = self._encode(flat, topic)
+        vectors, probs, head = self._encode(flat, topic, attitude)
         outcomes, offset = [], 0
         for doc, sentences, skip in zip(documents, per_doc, foreign, strict=True):
             if skip:
@@ -187,21 +201,21 @@ class OfflineBackend:
             doc.embeddings = _chunk_vectors(doc, sentences, doc_vectors)
             outcomes.append(self._score_one(
                 sentences, doc_vectors, probs[offset:end],
-                None if head is None else head[offset:end], topic, prototypes))
+                None if head is None else head[offset:end], topic, prototypes, attitude))
             offset = end
         elapsed = (time.perf_counter() - started) / max(len(documents), 1)
         for outcome in outcomes:
             outcome.latency_s = elapsed
         return outcomes
 
-    def _encode(self, texts: list[str], topic: Topic
+    def _encode(self, texts: list[str], topic: Topic, attitude: _Attitude
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Sentence vectors and, for the topic's attitude scores, per sentence and score the
         learned model's probabilities (NaN: the sentence does not mention the target) and,
         when a calibration reads them, the head's inputs. A sentence is read by MiniLM once:
         those that mention a target through the span encoder (which also gives their
         sentence vector), the others through ``encode``."""
-        targets = attitude_targets(topic)
+        targets = list(attitude.targets)
         embedder = get_embedder()
         probs = np.full((len(texts), len(targets), 3), np.nan, np.float32)
         want = self._features is not None or any(
@@ -219,7 +233,8 @@ class OfflineBackend:
         if hit:
             out = score_sentences(embedder, [texts[i] for i in hit], targets,
                                   self._attitude_model(), spans=[spans[i] for i in hit],
-                                  return_features=head is not None)
+                                  return_features=head is not None,
+                                  heads=list(attitude.heads))
             vectors[hit], probs[hit] = out[0], out[1]
             if head is not None:
                 head[hit] = out[2]
@@ -244,7 +259,7 @@ class OfflineBackend:
         parts = []
         if any(s.kind == "prototype" for s in topic.scores):
             parts.append(f"zero-shot-{__version__}")
-        if attitude_targets(topic):
+        if self.attitude(topic).targets:
             parts.append(self._attitude_model().version)
         return "+".join(parts)
 
@@ -268,7 +283,7 @@ class OfflineBackend:
 
     def _score_one(self, sentences: list[_Sentence], vectors: np.ndarray, probs: np.ndarray,
                    head: np.ndarray | None, topic: Topic,
-                   prototypes: _Prototypes) -> ScoringOutcome:
+                   prototypes: _Prototypes, attitude: _Attitude) -> ScoringOutcome:
         p = self.parameters
         if not sentences:
             result = DocumentScores(on_topic=False, summary="(empty document)",
@@ -288,11 +303,9 @@ class OfflineBackend:
         for j, definition in enumerate(topic.scores):
             if definition.kind == "attitude":
                 scores[definition.key], features[definition.key] = self._attitude_value(
-                    sentences, probs[:, attitude_index], definition.attitude_target(topic.target),
+                    sentences, probs[:, attitude_index], attitude.targets[attitude_index].name,
                     None if head is None else head[:, attitude_index],
-                    specific=self._attitude_model().specific_head(
-                        AttitudeTarget(definition.attitude_target(topic.target),
-                                       tuple(definition.aliases))))
+                    specific=attitude.heads[attitude_index])
                 attitude_index += 1
             else:
                 rows = np.flatnonzero(counts[:, j])
@@ -403,8 +416,7 @@ def _english(doc: PreparedDocument) -> bool:
 
 
 def _not_supported(doc: PreparedDocument, topic: Topic) -> ScoringOutcome:
-    lang = doc.meta.get("lang")
-    reason = f"{LANGUAGE_NOT_SUPPORTED} ({lang}): the offline scorer reads English only"
+    reason = language_not_supported(doc.meta.get("lang"), "the offline scorer reads English only")
     result = DocumentScores(
         on_topic=False, summary=f"Not scored: {reason}. The LLM backend scores any language.",
         scores={k: ScoreValue(rationale=reason) for k in topic.score_keys})
