@@ -231,9 +231,7 @@ def test_cli_calibrate_end_to_end(tiny):
 def test_validation_page_calibrate_and_adopt(tiny):
     from streamlit.testing.v1 import AppTest
 
-    from analytics.core.settings import get_settings
-    from analytics.pipeline.sources import scoring_job
-    from analytics.store import Analysis, session_scope
+    from analytics.store import session_scope
     from analytics.store.calibrations import adopted_keys
 
     topic = load_topic("nato")
@@ -257,14 +255,7 @@ def test_validation_page_calibrate_and_adopt(tiny):
     assert any("Scorer version now" in s.value for s in app.success)
     assert any("calibration" in d.value.columns for d in app.dataframe)
     # adopting started the re-scoring in the background: it ends with the new version
-    job = scoring_job(topic, get_settings())
-    deadline = time.time() + 300
-    while not job.done and time.time() < deadline:
-        time.sleep(0.5)
-    assert job.ok, job.error
-    with session_scope() as session:
-        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
-                                .limit(1))
+    latest = _newest_scorer_version_after_job(topic)
     assert "+cal-" in latest
     # the Agreement tab now reports the calibrated score's cross-validated alpha, and says so
     app.run()
@@ -279,15 +270,24 @@ def test_validation_page_calibrate_and_adopt(tiny):
     assert any("Withdrew the calibration" in s.value for s in app.success)
     with session_scope() as session:
         assert adopted_keys(session, topic.name) == {}
+    latest = _newest_scorer_version_after_job(topic)
+    assert "+cal-" not in latest
+
+
+def _newest_scorer_version_after_job(topic) -> str:
+    """Wait for the page's background re-scoring to end; the newest analysis's scorer version."""
+    from analytics.core.settings import get_settings
+    from analytics.pipeline.sources import scoring_job
+    from analytics.store import Analysis, session_scope
+
     job = scoring_job(topic, get_settings())
     deadline = time.time() + 300
     while not job.done and time.time() < deadline:
         time.sleep(0.5)
     assert job.ok, job.error
     with session_scope() as session:
-        latest = session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
-                                .limit(1))
-    assert "+cal-" not in latest
+        return session.scalar(select(Analysis.scorer_version).order_by(Analysis.id.desc())
+                              .limit(1))
 
 
 def test_viewer_cannot_calibrate(tiny, monkeypatch):
