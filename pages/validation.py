@@ -179,7 +179,8 @@ with calibrate_tab:
     st.markdown(
         "Fit a per-score **calibration of the offline scorer on your own coding**: a linear "
         "map of the scorer's value and the sentence features it read (ridge regression, "
-        "regularisation chosen by inner cross-validation) to the coders' values. It is "
+        "regularisation chosen by inner cross-validation) to the coders' values, scaled so "
+        "that it does not shrink changes (a trend read through it keeps its size). It is "
         f"measured by {config.calibration_folds}-fold cross-validation on the same labels, "
         "next to the scorer without calibration; intervals are 95% from "
         f"{config.calibration_bootstrap} bootstrap resamples of the documents. It is proposed "

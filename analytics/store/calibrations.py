@@ -68,12 +68,17 @@ class Calibration:
         return np.where(np.isnan(current), np.nan, np.clip(raw, 0.0, 10.0))
 
     def content_key(self) -> str:
-        """Hash of what the calibration is made of: labels, features, seed, software."""
+        """Hash of what the calibration is made of: labels, features, seed, software, and
+        the fitted map itself (rounded), so a change in how it is fitted never reuses an
+        older artefact, or the analyses cached under it, that the same inputs once gave."""
         provenance = {k: self.record.get(k) for k in (
             "labels_sha256", "seed", "software_version", "folds", "penalties")}
+        fitted = hashlib.sha256(np.round(np.concatenate([
+            [self.intercept, self.slope, min(self.penalty, 1e300)], self.mean, self.scale,
+            self.weights]).astype(float), 8).tobytes()).hexdigest()
         payload = json.dumps({"topic": self.topic, "score": self.score,
                               "base_scorer": self.base_scorer, "features": self.features,
-                              **provenance}, sort_keys=True, default=str)
+                              "fitted": fitted, **provenance}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -10,9 +10,9 @@ with ``a`` and ``b`` not penalised (a plain linear recalibration is always avail
 feature weights penalised; the penalty is chosen by an inner K-fold cross-validation over a
 grid that includes "no features at all" (infinite penalty). Solved exactly: the linear part
 is projected out of features and target (Frisch-Waugh), the ridge part through one SVD.
-The fit is then stretched so that its inner out-of-fold predictions have the coders' mean
-and spread (least squares shrinks toward the mean, which alpha punishes; see
-``fit_calibration``). The result is one linear map, stored as such; values are clipped to
+The fit is then stretched so that its inner out-of-fold predictions, regressed on the
+coders' values, have slope 1 and their mean (least squares shrinks every change toward the
+mean; see ``fit_calibration``). The result is one linear map, stored as such; values are clipped to
 0-10.
 
 Measurement: outer K-fold cross-validation over documents gives every labelled document a
@@ -193,17 +193,21 @@ MAX_STRETCH = 5.0
 def fit_calibration(current: np.ndarray, features: np.ndarray, human: np.ndarray, *,
                     penalties: tuple[float, ...] = PENALTY_GRID, folds: int = FOLDS,
                     seed: int = 0) -> _Fit:
-    """Ridge fit at the inner-CV penalty, then matched to the coders' mean and spread.
+    """Ridge fit at the inner-CV penalty, then stretched so that it does not shrink changes.
 
-    Least squares shrinks predictions toward the mean, and Krippendorff's alpha punishes
-    that: for a correlation r with the coders, alpha is about 2r^2 / (1 + r^2) for the
-    least-squares fit but about r when both spreads match. So the fit is stretched so that
-    its OUT-OF-FOLD predictions (inner CV, at the chosen penalty) have the coders' mean and
-    standard deviation (stretch capped at 5); the linear map folds into the coefficients."""
+    Least squares predicts E[human | scorer], which is pulled toward the coders' mean by the
+    scorer's error: regressed on the human values its predictions have a slope r^2 < 1, so
+    every difference built from them (a trend, a shock, a gap between outlets) comes out
+    r^2 times too small. Matching the coders' spread instead still leaves a factor r (the
+    demo: a -1.20 points/yr truth read as -0.77). So the fit is stretched until its
+    OUT-OF-FOLD predictions (inner CV, at the chosen penalty) regressed on the human values
+    have slope 1 and the coders' mean: E[calibrated | human] = human, the property that
+    keeps aggregates unbiased (stretch capped at 5). The price is document-level noise,
+    which the outer cross-validation measures and the adoption rule weighs."""
     penalty, oof = choose_penalty(current, features, human, penalties, folds, seed)
     fit = fit_ridge(current, features, human, (penalty,))[0]
-    spread = oof.std()
-    stretch = min(human.std() / spread, MAX_STRETCH) if spread > 1e-9 else 1.0
+    slope = np.polyfit(human, oof, 1)[0] if human.std() > 0 else 0.0
+    stretch = min(1.0 / slope, MAX_STRETCH) if slope > 1.0 / MAX_STRETCH else 1.0
     fit.intercept = float(human.mean() + stretch * (fit.intercept - oof.mean()))
     fit.slope = float(stretch * fit.slope)
     fit.weights = stretch * fit.weights

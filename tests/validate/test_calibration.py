@@ -50,6 +50,32 @@ def test_calibration_beats_a_biased_scorer_on_known_truth():
     assert np.mean(np.abs(fresh - h2)) < np.mean(np.abs(c2 - h2))
 
 
+def _two_periods(n: int, seed: int):
+    """Coders' values 2 points lower in period 0 than in period 1; a scorer that reads them
+    with classical error (no bias, noise sd 1.5) and features that carry nothing."""
+    rng = np.random.default_rng(seed)
+    period = rng.integers(0, 2, n)
+    human = np.clip(rng.normal(4 + 2 * period, 1.5), 0, 10)
+    current = np.clip(human + rng.normal(0, 1.5, n), 0, 10)
+    return period, human, current, rng.normal(0, 1, (n, 10))
+
+
+def test_calibration_does_not_shrink_changes():
+    """A change between periods read through the calibration keeps its size: least squares
+    (E[human | scorer]) would shrink the 2-point change by the scorer's reliability."""
+    _, human, current, features = _two_periods(400, 20 + TEST_SEED)
+    fit = cal.fit_calibration(current, features, human, seed=TEST_SEED)
+    fresh_period, fresh_human, fresh_current, fresh_features = _two_periods(4000, 21 + TEST_SEED)
+
+    def change(values):
+        return values[fresh_period == 1].mean() - values[fresh_period == 0].mean()
+
+    truth = change(fresh_human)
+    least_squares = np.polyval(np.polyfit(current, human, 1), fresh_current)
+    assert change(least_squares) < truth - 0.4  # the baseline does shrink it
+    assert change(fit.predict(fresh_current, fresh_features)) == pytest.approx(truth, abs=0.25)
+
+
 def test_calibration_of_a_perfect_scorer_is_not_adopted():
     ids, human, current, features = _known_truth(150, 3 + TEST_SEED, bias=False)
     result = cal.calibrate_score("s", ids, human, current, features, topic="t",
@@ -82,3 +108,18 @@ def test_penalty_grid_includes_plain_recalibration():
     fit = cal.fit_calibration(current, noise, human, seed=1)
     assert fit.penalty >= 1e3
     assert fit.slope == pytest.approx(2.0, rel=0.15)
+
+
+def test_artefact_key_changes_with_the_fitted_map():
+    """Same labels, seed and software but another fitted map (e.g. a changed fitting rule):
+    another key, so neither the artefact nor the analyses cached under it are reused."""
+    from analytics.store.calibrations import Calibration
+
+    def calibration(weight: float) -> Calibration:
+        return Calibration(topic="t", score="s", base_scorer="b", features="f", intercept=1.0,
+                           slope=0.9, mean=np.zeros(3), scale=np.ones(3),
+                           weights=np.full(3, weight), penalty=np.inf,
+                           record={"labels_sha256": "x", "seed": 0})
+
+    assert calibration(0.1).content_key() == calibration(0.1).content_key()
+    assert calibration(0.1).content_key() != calibration(0.2).content_key()
